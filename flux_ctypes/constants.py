@@ -1,0 +1,72 @@
+"""Constants from libflux-core's public headers, with the headers' names.
+
+They are plain integers so they cost nothing at import and need no library.
+Every value is checked against the installed headers by a compiled C file
+in tests/test_conformance.py; keep that list in step when adding one here.
+"""
+
+# message.h: message types
+FLUX_MSGTYPE_REQUEST = 0x01
+FLUX_MSGTYPE_RESPONSE = 0x02
+FLUX_MSGTYPE_EVENT = 0x04
+FLUX_MSGTYPE_CONTROL = 0x08
+FLUX_MSGTYPE_ANY = 0x0F
+FLUX_MSGTYPE_MASK = 0x0F
+
+# message.h: message flags
+FLUX_MSGFLAG_TOPIC = 0x01
+FLUX_MSGFLAG_PAYLOAD = 0x02
+FLUX_MSGFLAG_NORESPONSE = 0x04
+FLUX_MSGFLAG_ROUTE = 0x08
+FLUX_MSGFLAG_UPSTREAM = 0x10
+FLUX_MSGFLAG_PRIVATE = 0x20
+FLUX_MSGFLAG_STREAMING = 0x40
+FLUX_MSGFLAG_USER1 = 0x80
+
+# message.h: addressing.  These are uint32_t in C; declaring them as a
+# signed int would turn FLUX_NODEID_ANY into -1 and misroute requests.
+FLUX_NODEID_ANY = 0xFFFFFFFF
+FLUX_NODEID_UPSTREAM = 0xFFFFFFFE
+FLUX_MATCHTAG_NONE = 0
+FLUX_USERID_UNKNOWN = 0xFFFFFFFF
+
+# message.h: roles
+FLUX_ROLE_NONE = 0
+FLUX_ROLE_OWNER = 1
+FLUX_ROLE_USER = 2
+FLUX_ROLE_LOCAL = 4
+FLUX_ROLE_ADMIN = 8
+FLUX_ROLE_ALL = 0xFFFFFFFF
+FLUX_ROLE_PRIVILEGED = FLUX_ROLE_OWNER | FLUX_ROLE_ADMIN
+
+# handle.h: flux_open() flags
+FLUX_O_TRACE = 1
+FLUX_O_CLONE = 2
+FLUX_O_NONBLOCK = 4
+FLUX_O_MATCHDEBUG = 8
+FLUX_O_TEST_NOSUB = 16
+FLUX_O_RPCTRACK = 32
+FLUX_O_NOREQUEUE = 64
+
+# handle.h: flux_requeue() flags
+FLUX_RQ_HEAD = 1
+FLUX_RQ_TAIL = 2
+
+# handle.h: poll events
+FLUX_POLLIN = 1
+FLUX_POLLOUT = 2
+FLUX_POLLERR = 4
+
+# rpc.h
+FLUX_RPC_NORESPONSE = 1
+FLUX_RPC_STREAMING = 2
+
+# reactor.h
+FLUX_REACTOR_NOWAIT = 1
+FLUX_REACTOR_ONCE = 2
+
+# event.h
+FLUX_EVENT_PRIVATE = 1
+
+# Names only, so tests and tools can walk them without guessing.
+__all__ = [name for name in list(globals()) if name.startswith("FLUX_")]

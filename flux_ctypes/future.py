@@ -1,0 +1,332 @@
+"""Futures: the result of an RPC or any other asynchronous libflux-core call.
+
+A :class:`Future` owns one reference on a C ``flux_future_t`` and gives it
+back exactly once, through ``weakref.finalize``.  While a ``then()``
+callback is pending the future sits in a registry, so
+``h.rpc(...).then(cb)`` works with no reference kept by the caller.
+"""
+
+import ctypes
+import errno
+import json
+import signal
+import threading
+import time
+import weakref
+from ctypes import byref, c_void_p
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+
+from flux_ctypes.callbacks import Registry, fail, new_key, raise_pending, state
+from flux_ctypes.lib import flux_continuation_f, flux_future_t, lib, release
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flux_ctypes.handle import Flux
+
+__all__ = ["Future", "FutureExt", "WaitAllFuture"]
+
+# How long one uninterrupted wait in C may last in the main thread.  Python
+# runs its SIGINT handler only between waits, so this bounds Ctrl-C latency.
+INTERRUPT_SLICE = 0.1
+
+# Futures with a then() callback C may still call.
+_THEN: "Registry[Future]" = Registry("then")
+# FutureExt objects whose init callback C may call.  C calls it only from
+# inside then(), get() or wait_for(), while the caller holds the object, so
+# weak references are enough and nothing here can leak.
+_INIT: "weakref.WeakValueDictionary[int, FutureExt]" = weakref.WeakValueDictionary()
+
+
+def _blocking_wait(fptr: Any, timeout: float) -> None:
+    """flux_future_wait_for(), but Ctrl-C in the main thread still works.
+
+    Raises OSError as flux_future_wait_for() fails (ETIMEDOUT, EDEADLOCK...).
+    """
+    if lib.flux_future_is_ready(fptr):
+        return
+    if (
+        state.reactor_depth
+        or threading.current_thread() is not threading.main_thread()
+        or not callable(signal.getsignal(signal.SIGINT))
+    ):
+        lib.flux_future_wait_for(fptr, timeout)
+        return
+    # Main thread with a Python SIGINT handler: wait in short slices, so the
+    # handler (KeyboardInterrupt by default) runs between them.
+    deadline = None if timeout < 0 else time.monotonic() + timeout
+    while True:
+        step = INTERRUPT_SLICE
+        if deadline is not None:
+            step = min(step, max(0.0, deadline - time.monotonic()))
+        try:
+            lib.flux_future_wait_for(fptr, step)
+            return
+        except OSError as exc:
+            if exc.errno != errno.ETIMEDOUT:
+                raise
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+
+
+def future_error(fptr: Any, exc: OSError) -> BaseException:
+    """The exception to raise for a failed future call: an exception a
+    callback left behind first, else OSError with the future's error text."""
+    raise_pending()
+    text = lib.flux_future_error_string(fptr)
+    if text:
+        return OSError(exc.errno, text.decode("utf-8", "replace"))
+    return exc
+
+
+@flux_continuation_f
+def _on_continuation(fptr: Any, key: Optional[int]) -> None:
+    future = _THEN.get(key)
+    if future is None:
+        return
+    try:
+        if not future.stopped:
+            future.then_cb(future, *future.then_args, **future.then_kwargs)
+    except BaseException as exc:  # nothing may cross back into C
+        fail(exc, lib.flux_future_get_reactor(fptr))
+        # Don't call back again (and fail again) if the reactor restarts.
+        lib.flux_future_reset(fptr)
+        future.stopped = True
+    finally:
+        future._then_pending -= 1
+        if future._then_pending <= 0:
+            future._then_pending = 0
+            _THEN.discard(key)  # type: ignore[arg-type]
+
+
+class Future:
+    """A libflux-core future.
+
+    ``Future(ptr)`` adopts a ``flux_future_t *`` the caller owns;
+    ``Future(other_future)`` shares another Future's C future (taking a
+    reference of its own, so either may go first).
+    """
+
+    then_cb: Callable[..., Any]
+
+    def __init__(self, future_handle: Any, keepalive: Any = None) -> None:
+        if isinstance(future_handle, Future):
+            other = future_handle
+            lib.flux_future_incref(other.handle)
+            future_handle = other.handle
+            keepalive = other._keepalive
+        elif not isinstance(future_handle, flux_future_t) or not future_handle:
+            raise TypeError("Future needs a flux_future_t pointer or a Future")
+        self.handle = future_handle
+        self._keepalive = keepalive
+        self.stopped = False
+        self.then_args: Any = ()
+        self.then_kwargs: Dict[str, Any] = {}
+        self._then_key = 0
+        self._then_pending = 0
+        # ``keepalive`` (the Flux object, for an RPC) lives until the C future
+        # is destroyed, so a handle is never closed under its futures.
+        self._finalizer = weakref.finalize(
+            self, release, lib.flux_future_destroy, future_handle, keepalive
+        )
+
+    # -- results -----------------------------------------------------------
+    def wait_for(self, timeout: float = -1.0) -> "Future":
+        """Block until fulfilled, or ``timeout`` seconds (OSError ETIMEDOUT)."""
+        try:
+            _blocking_wait(self.handle, timeout)
+        except OSError as exc:
+            raise future_error(self.handle, exc) from None
+        return self
+
+    def get(self) -> Any:
+        """Block until fulfilled; raise OSError if it was fulfilled with an
+        error.  The base class carries no value, so it returns None."""
+        self._get_raw()
+        return None
+
+    def _get_raw(self) -> Optional[int]:
+        ptr = self.handle
+        result = c_void_p()
+        try:
+            _blocking_wait(ptr, -1.0)
+            lib.flux_future_get(ptr, byref(result))
+        except OSError as exc:
+            raise future_error(ptr, exc) from None
+        return result.value
+
+    def is_ready(self) -> bool:
+        return bool(lib.flux_future_is_ready(self.handle))
+
+    def error_string(self) -> Optional[str]:
+        text = lib.flux_future_error_string(self.handle)
+        return text.decode("utf-8", "replace") if text else None
+
+    def fulfill_error(self, errnum: int = errno.ENOENT, errstr: Any = None) -> None:
+        if isinstance(errstr, str):
+            errstr = errstr.encode("utf-8")
+        lib.flux_future_fulfill_error(self.handle, errnum, errstr)
+
+    # -- callbacks ---------------------------------------------------------
+    def then(
+        self, callback: Callable[..., Any], *args: Any, timeout: float = -1.0,
+        **kwargs: Any
+    ) -> "Future":
+        """Call ``callback(future, *args, **kwargs)`` from the reactor when
+        fulfilled (or with ETIMEDOUT after ``timeout`` seconds)."""
+        if self._then_key:
+            raise OSError(errno.EEXIST, "then callback already exists for this future")
+        if callback is None:
+            raise ValueError("Callback cannot be None")
+        self.then_cb = callback
+        self.then_args = args
+        self.then_kwargs = kwargs
+        key = _THEN.add(self)
+        self._then_key = key
+        self._then_pending = 1
+        try:
+            lib.flux_future_then(self.handle, timeout, _on_continuation, key)
+        except OSError:
+            _THEN.discard(key)
+            self._then_pending = 0
+            raise
+        return self
+
+    def reset(self) -> None:
+        """Make the future unfulfilled again, to wait for the next response
+        of a streaming RPC; a pending then() callback stays registered."""
+        lib.flux_future_reset(self.handle)
+        if self._then_key:
+            if self._then_pending <= 0:
+                _THEN.put(self._then_key, self)
+            self._then_pending += 1
+
+    def stop(self) -> None:
+        """Stop calling the then() callback (a future can't be cancelled)."""
+        self.stopped = True
+
+    # -- context -----------------------------------------------------------
+    def get_flux(self) -> "Optional[Flux]":
+        from flux_ctypes.handle import Flux
+
+        hptr = lib.flux_future_get_flux(self.handle)
+        if not hptr:
+            return None
+        return Flux(handle=hptr)
+
+    def set_flux(self, flux_handle: "Optional[Flux]") -> None:
+        lib.flux_future_set_flux(self.handle, flux_handle.handle if flux_handle else None)
+
+    def get_reactor(self) -> Any:
+        return lib.flux_future_get_reactor(self.handle)
+
+    def incref(self) -> None:
+        """Take one more C reference (for code handing the future to C)."""
+        lib.flux_future_incref(self.handle)
+
+    def __repr__(self) -> str:
+        addr = ctypes.cast(self.handle, c_void_p).value or 0
+        return "<{} 0x{:x}>".format(type(self).__name__, addr)
+
+
+class WaitAllFuture(Future):
+    """A future fulfilled when every pushed child future is."""
+
+    def __init__(self, children: Optional[List[Future]] = None) -> None:
+        super().__init__(lib.flux_future_wait_all_create())
+        self.children: List[Future] = []
+        for child in children or []:
+            self.push(child)
+
+    def push(self, child: Future, name: Optional[str] = None) -> None:
+        if not lib.flux_future_get_flux(self.handle):
+            hptr = lib.flux_future_get_flux(child.handle)
+            if hptr:
+                lib.flux_future_set_flux(self.handle, hptr)
+        # flux_future_push() adopts the child's reference; take another one
+        # for the child's own Python wrapper, which will give back its own.
+        lib.flux_future_incref(child.handle)
+        try:
+            lib.flux_future_push(
+                self.handle, name.encode("utf-8") if name is not None else None,
+                child.handle,
+            )
+        except OSError:
+            lib.flux_future_decref(child.handle)
+            raise
+        self.children.append(child)
+
+
+@flux_continuation_f
+def _on_init(fptr: Any, key: Optional[int]) -> None:
+    future = _INIT.get(key)  # type: ignore[arg-type]
+    if future is None:
+        return
+    try:
+        future.init_cb(future, *future.init_args, **future.init_kwargs)
+    except BaseException as exc:
+        fail(exc, lib.flux_future_get_reactor(fptr))
+
+
+_libc = None
+
+
+def _c_strdup(data: bytes) -> int:
+    """A malloc'd copy of ``data`` that C owns and frees with free()."""
+    global _libc
+    if _libc is None:
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        _libc = libc
+    ptr = _libc.malloc(len(data) + 1)
+    if not ptr:
+        raise MemoryError()
+    ctypes.memmove(ptr, data + b"\0", len(data) + 1)
+    return ptr  # type: ignore[no-any-return]
+
+
+def _c_free() -> int:
+    _c_strdup(b"")  # make sure libc is loaded
+    return ctypes.cast(_libc.free, c_void_p).value  # type: ignore[union-attr,no-any-return]
+
+
+class FutureExt(Future):
+    """A future made and fulfilled from Python.
+
+    ``init_cb(future, *args, **kwargs)`` runs when the first ``then()`` or
+    blocking ``get()`` needs the value; it starts whatever will eventually
+    call :meth:`fulfill`.
+    """
+
+    def __init__(
+        self, init_cb: Callable[..., Any], *args: Any,
+        flux_handle: "Optional[Flux]" = None, **kwargs: Any
+    ) -> None:
+        if not callable(init_cb):
+            raise TypeError("init_cb must be callable")
+        self.init_cb = init_cb
+        self.init_args = args
+        self.init_kwargs = kwargs
+        key = new_key()
+        super().__init__(lib.flux_future_create(_on_init, key), keepalive=flux_handle)
+        _INIT[key] = self
+        if flux_handle is not None:
+            self.set_flux(flux_handle)
+
+    def fulfill(self, result: Any = None) -> None:
+        """Fulfill with any value json.dumps() accepts."""
+        data = json.dumps(result).encode("utf-8", "surrogateescape")
+        lib.flux_future_fulfill(self.handle, _c_strdup(data), _c_free())
+
+    def get(self) -> Any:
+        """The value given to :meth:`fulfill` (None if fulfilled with NULL)."""
+        value = self._get_raw()
+        if value is None:
+            return None
+        return json.loads(ctypes.string_at(value).decode("utf-8", "surrogateescape"))
+
+
+
+def pending_then() -> int:
+    """How many futures wait for a then() callback (for leak checks)."""
+    return len(_THEN)
+

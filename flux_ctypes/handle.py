@@ -1,0 +1,408 @@
+"""The Flux handle: a connection to a Flux instance (``flux_t``)."""
+
+import ctypes
+import errno
+import functools
+import signal
+import threading
+import weakref
+from contextlib import contextmanager
+from ctypes import byref, c_uint32, c_void_p
+from typing import Any, Callable, Iterator, Optional, Set
+
+from flux_ctypes import callbacks
+from flux_ctypes.constants import (
+    FLUX_MATCHTAG_NONE,
+    FLUX_MSGTYPE_ANY,
+    FLUX_MSGTYPE_EVENT,
+    FLUX_NODEID_ANY,
+    FLUX_O_NONBLOCK,
+)
+from flux_ctypes.future import Future
+from flux_ctypes.lib import TABLE, Structure, flux_error_t, flux_match, flux_t, lib
+from flux_ctypes.message import Message, MessageWatcher
+from flux_ctypes.rpc import RPC
+from flux_ctypes.util import decode_text, encode_payload, encode_text, encode_topic
+from flux_ctypes.watchers import (
+    CheckWatcher,
+    FDWatcher,
+    IdleWatcher,
+    PrepareWatcher,
+    SignalWatcher,
+    TimerWatcher,
+    Watcher,
+)
+
+__all__ = ["Flux"]
+
+
+class _ClosedHandle(Structure):
+    pass
+
+
+# What ``Flux.handle`` becomes after the handle is closed: passing it to any
+# libflux-core function is a ctypes.ArgumentError, never a use-after-free.
+CLOSED = ctypes.POINTER(_ClosedHandle)()
+
+
+def _adapt_arg(value: Any) -> Any:
+    """Arguments for functions reached through Flux.__getattr__: our
+    wrappers become their C pointers, text becomes UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    handle = getattr(value, "handle", None)
+    if handle is not None and isinstance(value, (Flux, Message, Future, Watcher)):
+        return handle
+    return value
+
+
+def _call_adapted(func: Callable[..., Any], *args: Any) -> Any:
+    return func(*[_adapt_arg(arg) for arg in args])
+
+
+class _BarrierRPC(RPC):
+    """barrier.enter without flux_barrier(): say why ENOSYS happened."""
+
+    def get_str(self) -> Optional[str]:
+        try:
+            return super().get_str()
+        except OSError as exc:
+            if exc.errno != errno.ENOSYS:
+                raise
+            raise OSError(
+                errno.ENOSYS,
+                "barrier: this Flux instance has no barrier service "
+                "(flux-core 0.78 removed flux_barrier() and the barrier module)",
+            ) from None
+
+
+class Flux:
+    """A connection to a Flux instance.
+
+    ``Flux()`` connects to the enclosing instance (``FLUX_URI``), ``Flux(url)``
+    to the given URI.  ``Flux(handle=ptr)`` wraps a ``flux_t *`` owned by
+    someone else, taking a reference of its own.  The connection closes
+    exactly once: when the object is collected, at interpreter exit, or at
+    the end of a ``with`` block.
+    """
+
+    # Per-thread reactor depth and pending callback exception.  A class
+    # attribute, since callbacks may see another Flux object for the same
+    # flux_t than the one running the reactor.
+    tls = callbacks.state
+
+    handle: Any
+
+    def __init__(self, url: Any = None, flags: int = 0, handle: Any = None) -> None:
+        self._reactor: Any = None
+        self._active_watchers: Set[Watcher] = set()
+        self._cached_config: Any = None
+        if handle is not None:
+            if isinstance(handle, int):
+                handle = ctypes.cast(c_void_p(handle), flux_t)
+            if isinstance(handle, Flux):
+                handle = handle.handle
+            if not isinstance(handle, flux_t) or not handle:
+                raise TypeError("handle must be a non-NULL flux_t pointer")
+            ptr = lib.flux_incref(handle)
+            self._finalizer = weakref.finalize(self, lib.flux_decref, ptr)
+        else:
+            error = flux_error_t()
+            uri = None if url is None else encode_text(url, "url")
+            try:
+                ptr = lib.flux_open_ex(uri, flags, byref(error))
+            except OSError as exc:
+                text = decode_text(error.text)
+                msg = "Unable to connect to Flux"
+                raise OSError(exc.errno, msg + ": " + text if text else msg) from None
+            self._finalizer = weakref.finalize(self, lib.flux_close, ptr)
+        self.handle = ptr
+
+    # -- lifetime ----------------------------------------------------------
+    def close(self) -> None:
+        raise RuntimeError(
+            "Flux handles are closed automatically when the object is "
+            "collected (or at the end of a 'with' block); closing one by "
+            "hand would risk closing it twice"
+        )
+
+    def __enter__(self) -> "Flux":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.handle = CLOSED
+        self._reactor = None
+        self._finalizer()
+
+    def __getattr__(self, name: str) -> Any:
+        """``h.foo(...)`` calls libflux-core's ``flux_foo``, passing this
+        handle first when that function takes a ``flux_t *`` first."""
+        if name.startswith("__") or name in ("handle", "_finalizer", "_reactor"):
+            raise AttributeError(name)
+        fn = TABLE.get(name) if name.startswith("flux_") else TABLE.get("flux_" + name)
+        if fn is None:
+            raise AttributeError(
+                "'Flux' object has no attribute '{0}' (and libflux-core has no "
+                "flux_{0} in flux_ctypes' table)".format(
+                    name[5:] if name.startswith("flux_") else name
+                )
+            )
+        func = getattr(lib, fn.name)
+        if fn.argtypes and fn.argtypes[0] is flux_t:
+            bound = functools.partial(_call_adapted, func, self.handle)
+        else:
+            bound = functools.partial(_call_adapted, func)
+        self.__dict__[name] = bound  # later lookups are plain attributes
+        return bound
+
+    # -- reactor state (per thread) -----------------------------------------
+    @classmethod
+    def reactor_running(cls) -> bool:
+        return cls.tls.reactor_depth > 0
+
+    @classmethod
+    def reactor_enter(cls) -> None:
+        cls.tls.reactor_depth += 1
+
+    @classmethod
+    def reactor_exit(cls) -> None:
+        cls.tls.reactor_depth -= 1
+
+    @contextmanager
+    def in_reactor(self) -> Iterator[None]:
+        self.reactor_enter()
+        try:
+            yield
+        finally:
+            self.reactor_exit()
+
+    @classmethod
+    def set_exception(cls, exception: Optional[BaseException]) -> Optional[BaseException]:
+        """Set this thread's pending exception; return the previous one."""
+        prev = cls.tls.exception
+        cls.tls.exception = exception
+        return prev
+
+    @classmethod
+    def raise_if_exception(cls) -> None:
+        """Re-raise (and clear) the exception a callback left pending."""
+        callbacks.raise_pending()
+
+    # -- reactor -----------------------------------------------------------
+    def get_reactor(self) -> Any:
+        if self._reactor is None:
+            self._reactor = lib.flux_get_reactor(self.handle)
+        return self._reactor
+
+    def reactor_run(self, reactor: Any = None, flags: int = 0) -> int:
+        """Run the reactor until stopped or out of active watchers; re-raise
+        any exception a callback raised.  In the main thread, Ctrl-C stops
+        it and raises KeyboardInterrupt."""
+        if reactor is None:
+            reactor = self.get_reactor()
+        if threading.current_thread() is not threading.main_thread():
+            return self._run(reactor, flags)
+        interrupted = []
+
+        def on_sigint(handle: "Flux", watcher: Watcher, signum: int, args: Any) -> None:
+            interrupted.append(signum)
+            lib.flux_reactor_stop(reactor)
+
+        previous = signal.getsignal(signal.SIGINT)
+        sigint = SignalWatcher(self, signal.SIGINT, on_sigint)
+        try:
+            # Unreferenced: it must not keep the reactor running once the
+            # user's watchers are done, and ev_run() does not count it.
+            sigint.start().unref()
+            rc = self._run(reactor, flags)
+        finally:
+            sigint.destroy()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
+        return rc
+
+    def _run(self, reactor: Any, flags: int) -> int:
+        with self.in_reactor():
+            try:
+                rc = lib.flux_reactor_run(reactor, flags)
+            except OSError:
+                callbacks.raise_pending()
+                raise
+        callbacks.raise_pending()
+        return int(rc)
+
+    def reactor_stop(self, reactor: Any = None) -> None:
+        lib.flux_reactor_stop(reactor if reactor is not None else self.get_reactor())
+
+    def reactor_stop_error(self, reactor: Any = None) -> None:
+        lib.flux_reactor_stop_error(reactor if reactor is not None else self.get_reactor())
+
+    # -- watchers ----------------------------------------------------------
+    def add_watcher(self, watcher: Watcher) -> Watcher:
+        """Keep a reference to ``watcher`` for the life of this handle."""
+        self._active_watchers.add(watcher)
+        return watcher
+
+    def del_watcher(self, watcher: Watcher) -> None:
+        self._active_watchers.discard(watcher)
+
+    def timer_watcher_create(
+        self, after: float, callback: Callable[..., Any], repeat: float = 0.0,
+        args: Any = None,
+    ) -> TimerWatcher:
+        return TimerWatcher(self, after, callback, repeat=repeat, args=args)
+
+    def fd_watcher_create(
+        self, fd: int, callback: Callable[..., Any], events: Optional[int] = None,
+        args: Any = None,
+    ) -> FDWatcher:
+        return FDWatcher(self, fd, events, callback, args=args)
+
+    def signal_watcher_create(
+        self, signum: int, callback: Callable[..., Any], args: Any = None
+    ) -> SignalWatcher:
+        return SignalWatcher(self, signum, callback, args=args)
+
+    def prepare_watcher_create(
+        self, callback: Callable[..., Any], args: Any = None
+    ) -> PrepareWatcher:
+        return PrepareWatcher(self, callback, args=args)
+
+    def check_watcher_create(
+        self, callback: Callable[..., Any], args: Any = None
+    ) -> CheckWatcher:
+        return CheckWatcher(self, callback, args=args)
+
+    def idle_watcher_create(
+        self, callback: Optional[Callable[..., Any]] = None, args: Any = None
+    ) -> IdleWatcher:
+        return IdleWatcher(self, callback, args=args)
+
+    def msg_watcher_create(
+        self,
+        callback: Callable[..., Any],
+        type_mask: int = FLUX_MSGTYPE_ANY,
+        topic_glob: Any = "*",
+        args: Any = None,
+        match_tag: int = FLUX_MATCHTAG_NONE,
+        rolemask: Optional[int] = None,
+    ) -> MessageWatcher:
+        return MessageWatcher(
+            self, type_mask, callback, topic_glob, match_tag, rolemask, args
+        )
+
+    # -- messages ----------------------------------------------------------
+    def send(self, message: Message, flags: int = 0) -> int:
+        return int(lib.flux_send(self.handle, message.handle, flags))
+
+    def recv(
+        self,
+        type_mask: int = FLUX_MSGTYPE_ANY,
+        match_tag: int = FLUX_MATCHTAG_NONE,
+        topic_glob: Any = None,
+        flags: int = 0,
+    ) -> Optional[Message]:
+        """The next matching message; None when ``flags`` has
+        FLUX_O_NONBLOCK and none is waiting."""
+        glob = None if topic_glob is None else encode_topic(topic_glob)
+        try:
+            ptr = lib.flux_recv(self.handle, flux_match(type_mask, match_tag, glob), flags)
+        except OSError as exc:
+            if flags & FLUX_O_NONBLOCK and exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                return None
+            raise
+        return Message._adopt(ptr)
+
+    def respond(self, message: Message, payload: Any = None) -> int:
+        return int(lib.flux_respond(self.handle, message.handle, encode_payload(payload)))
+
+    def rpc(
+        self, topic: Any, payload: Any = None, nodeid: int = FLUX_NODEID_ANY,
+        flags: int = 0,
+    ) -> RPC:
+        return RPC(self, topic, payload, nodeid, flags)
+
+    # -- events ------------------------------------------------------------
+    def event_create(self, topic: Any, payload: Any = None) -> Message:
+        return Message.from_event_encode(topic, payload)
+
+    def event_send(self, topic: Any, payload: Any = None) -> int:
+        return self.send(self.event_create(topic, payload))
+
+    def event_recv(self, topic: Any = None) -> Optional[Message]:
+        return self.recv(type_mask=FLUX_MSGTYPE_EVENT, topic_glob=topic)
+
+    def event_subscribe(self, topic: Any) -> int:
+        return int(lib.flux_event_subscribe(self.handle, encode_topic(topic)))
+
+    def event_unsubscribe(self, topic: Any) -> int:
+        return int(lib.flux_event_unsubscribe(self.handle, encode_topic(topic)))
+
+    # -- misc --------------------------------------------------------------
+    def log(self, level: int, message: Any) -> int:
+        """Log ``message`` (str or bytes) at syslog ``level``; a '%' in it
+        is logged literally."""
+        return int(lib.flux_log(self.handle, level, b"%s", encode_text(message, "message")))
+
+    def get_rank(self) -> int:
+        rank = c_uint32()
+        lib.flux_get_rank(self.handle, byref(rank))
+        return rank.value
+
+    def attr_get(self, attr_name: Any) -> str:
+        return decode_text(lib.flux_attr_get(self.handle, encode_text(attr_name, "attr"))) or ""
+
+    def attr_set(self, attr: str, value: str) -> None:
+        if not isinstance(attr, str):
+            raise ValueError("Attribute name must be a string")
+        if not isinstance(value, str):
+            raise ValueError("Attribute value must be a string")
+        lib.flux_attr_set(self.handle, attr.encode("utf-8"), value.encode("utf-8"))
+
+    def attr_remove(self, attr: str) -> None:
+        if not isinstance(attr, str):
+            raise ValueError("Attribute name must be a string")
+        self.rpc("attr.rm", {"name": attr}).get()
+
+    def conf_get(self, key: Optional[str] = None, default: Any = None, update: bool = False) -> Any:
+        """The instance configuration (fetched once, then cached), or the
+        value at dotted ``key`` in it, or ``default``."""
+        if update or self._cached_config is None:
+            self._cached_config = self.rpc("config.get").get()
+        if key is None:
+            return self._cached_config
+        node = self._cached_config
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def service_register(self, name: Any) -> Future:
+        return Future(lib.flux_service_register(self.handle, encode_text(name, "name")), self)
+
+    def service_unregister(self, name: Any) -> Future:
+        return Future(lib.flux_service_unregister(self.handle, encode_text(name, "name")), self)
+
+    def barrier(self, name: Any, nprocs: int) -> Future:
+        """Enter barrier ``name`` with ``nprocs`` participants.
+
+        libflux-core 0.78 removed flux_barrier() (and the broker module that
+        served it).  Where the library lacks it, a one-process barrier is
+        fulfilled at once and larger ones send ``barrier.enter`` themselves,
+        failing with ENOSYS where the instance has no barrier service."""
+        bname = encode_text(name, "name")
+        if lib.has("flux_barrier"):
+            return Future(lib.flux_barrier(self.handle, bname, nprocs), self)
+        if nprocs == 1:
+            fut = Future(lib.flux_future_create(None, None), self)
+            lib.flux_future_fulfill(fut.handle, None, None)
+            return fut
+        return _BarrierRPC(self, "barrier.enter", {"name": bname.decode(), "nprocs": nprocs})
+
+    def __repr__(self) -> str:
+        addr = ctypes.cast(self.handle, c_void_p).value or 0
+        return "<flux_ctypes.Flux 0x{:x}>".format(addr)
+

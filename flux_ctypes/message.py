@@ -1,0 +1,226 @@
+"""Messages (``flux_msg_t``) and the watcher that dispatches them."""
+
+import ctypes
+import errno
+import json
+import weakref
+from ctypes import byref, c_char_p, c_int, c_uint32, c_void_p
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
+
+from flux_ctypes.callbacks import fail
+from flux_ctypes.constants import (
+    FLUX_MATCHTAG_NONE,
+    FLUX_MSGTYPE_EVENT,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_MSGTYPE_RESPONSE,
+)
+from flux_ctypes.lib import flux_match, flux_msg_handler_f, flux_msg_t, lib
+from flux_ctypes.util import decode_text, encode_payload, encode_topic
+from flux_ctypes.watchers import _ACTIVE, Watcher
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flux_ctypes.handle import Flux
+
+__all__ = ["Message", "MessageWatcher", "msg_typestr"]
+
+
+def msg_typestr(msg_type: int) -> str:
+    """"request", "response", "event", "control" (or "unknown")."""
+    return (lib.flux_msg_typestr(msg_type) or b"unknown").decode("ascii")
+
+
+class Message:
+    """A Flux message.
+
+    ``Message(type)`` creates a new one; ``Message(handle=ptr)`` wraps an
+    existing ``flux_msg_t *`` and takes a reference of its own.  Either way
+    the reference is given back exactly once, when the object is collected.
+    """
+
+    def __init__(
+        self, type: int = FLUX_MSGTYPE_REQUEST, handle: Any = None,
+        type_id: Optional[int] = None,
+    ) -> None:
+        if type_id is not None:  # the official bindings' keyword
+            type = type_id
+        if handle is None:
+            ptr = lib.flux_msg_create(type)
+        elif isinstance(handle, flux_msg_t) and handle:
+            ptr = lib.flux_msg_incref(handle)
+        else:
+            raise TypeError("handle must be a non-NULL flux_msg_t pointer")
+        self.handle = ptr
+        weakref.finalize(self, lib.flux_msg_decref, ptr)
+
+    @classmethod
+    def _adopt(cls, ptr: Any) -> "Message":
+        """Wrap a message whose reference the caller hands over."""
+        msg = cls.__new__(cls)
+        msg.handle = ptr
+        weakref.finalize(msg, lib.flux_msg_decref, ptr)
+        return msg
+
+    @classmethod
+    def from_event_encode(cls, topic: Any, payload: Any = None) -> "Message":
+        return cls._adopt(lib.flux_event_encode(encode_topic(topic), encode_payload(payload)))
+
+    # -- header ------------------------------------------------------------
+    @property
+    def type(self) -> int:
+        value = c_int()
+        lib.flux_msg_get_type(self.handle, byref(value))
+        return value.value
+
+    @type.setter
+    def type(self, value: int) -> None:
+        lib.flux_msg_set_type(self.handle, value)
+
+    @property
+    def type_str(self) -> str:
+        return msg_typestr(self.type)
+
+    @property
+    def topic(self) -> str:
+        value = c_char_p()
+        lib.flux_msg_get_topic(self.handle, byref(value))
+        return decode_text(value.value) or ""
+
+    @topic.setter
+    def topic(self, value: Any) -> None:
+        lib.flux_msg_set_topic(self.handle, encode_topic(value))
+
+    @property
+    def userid(self) -> int:
+        value = c_uint32()
+        lib.flux_msg_get_userid(self.handle, byref(value))
+        return value.value
+
+    @userid.setter
+    def userid(self, value: int) -> None:
+        lib.flux_msg_set_userid(self.handle, value)
+
+    @property
+    def rolemask(self) -> int:
+        value = c_uint32()
+        lib.flux_msg_get_rolemask(self.handle, byref(value))
+        return value.value
+
+    @rolemask.setter
+    def rolemask(self, value: int) -> None:
+        lib.flux_msg_set_rolemask(self.handle, value)
+
+    # -- payload -------------------------------------------------------------
+    @property
+    def payload_str(self) -> Optional[str]:
+        """The payload as text, or None when the message has none."""
+        if not lib.flux_msg_has_payload(self.handle):
+            return None
+        value = c_char_p()
+        lib.flux_msg_get_string(self.handle, byref(value))
+        return decode_text(value.value)
+
+    @payload_str.setter
+    def payload_str(self, value: Any) -> None:
+        lib.flux_msg_set_string(self.handle, encode_payload(value))
+
+    @property
+    def payload(self) -> Any:
+        """The payload, JSON-decoded (None when the message has none)."""
+        text = self.payload_str
+        return None if text is None else json.loads(text)
+
+    @payload.setter
+    def payload(self, value: Any) -> None:
+        self.payload_str = value  # str and bytes as they are, else JSON
+
+    def decode(self) -> Tuple[int, str, Optional[str]]:
+        """``(type, topic, payload_str or None)``; an error response raises
+        OSError with its errno and error text."""
+        msgtype = self.type
+        topic = c_char_p()
+        text = c_char_p()
+        if msgtype == FLUX_MSGTYPE_RESPONSE:
+            try:
+                lib.flux_response_decode(self.handle, byref(topic), byref(text))
+            except OSError as exc:
+                errstr = c_char_p()
+                try:
+                    lib.flux_response_decode_error(self.handle, byref(errstr))
+                except OSError:
+                    raise exc from None
+                raise OSError(exc.errno, decode_text(errstr.value)) from None
+        elif msgtype == FLUX_MSGTYPE_EVENT:
+            lib.flux_event_decode(self.handle, byref(topic), byref(text))
+        elif msgtype == FLUX_MSGTYPE_REQUEST:
+            lib.flux_request_decode(self.handle, byref(topic), byref(text))
+        else:
+            raise OSError(errno.EPROTO, "cannot decode a {} message".format(msgtype))
+        return msgtype, decode_text(topic.value) or "", decode_text(text.value)
+
+    def __repr__(self) -> str:
+        addr = ctypes.cast(self.handle, c_void_p).value or 0
+        return "<Message {} 0x{:x}>".format(self.type_str, addr)
+
+
+@flux_msg_handler_f
+def _on_message(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
+    """callback(handle, watcher, message, args); the message is borrowed,
+    so the Message wrapper takes its own reference."""
+    watcher = _ACTIVE.get(key)
+    if watcher is None:
+        return
+    watcher._running += 1
+    try:
+        watcher.callback(  # type: ignore[misc]
+            watcher.flux_handle, watcher, Message(handle=msgptr), watcher.args
+        )
+    except BaseException as exc:  # nothing may cross back into C
+        fail(exc, watcher.flux_handle.get_reactor())
+    finally:
+        watcher._after_callback()
+
+
+class MessageWatcher(Watcher):
+    """Dispatch messages matching ``type_mask``/``topic_glob``/``match_tag``
+    to ``callback(handle, watcher, message, args)``."""
+
+    _c_start = "flux_msg_handler_start"
+    _c_stop = "flux_msg_handler_stop"
+    _c_destroy = "flux_msg_handler_destroy"
+
+    def __init__(
+        self,
+        flux_handle: "Flux",
+        type_mask: int,
+        callback: Callable[..., Any],
+        topic_glob: Any = "*",
+        match_tag: int = FLUX_MATCHTAG_NONE,
+        rolemask: Optional[int] = None,
+        args: Any = None,
+    ) -> None:
+        super().__init__(flux_handle, callback, args)
+        if topic_glob is None:
+            glob = None
+        elif isinstance(topic_glob, str):
+            glob = topic_glob.encode("utf-8")
+        elif isinstance(topic_glob, bytes):
+            glob = topic_glob
+        else:
+            raise TypeError("Topic must be a string, not {}".format(type(topic_glob)))
+        # flux_msg_handler_create() copies the glob, so it need not outlive this call.
+        match = flux_match(type_mask, match_tag, glob)
+        self._adopt(lib.flux_msg_handler_create(
+            flux_handle.handle, match, _on_message, self._key
+        ))
+        if rolemask:
+            lib.flux_msg_handler_allow_rolemask(self.handle, rolemask)
+
+    def ref(self) -> "Watcher":
+        return self  # message handlers hold no reactor reference of their own
+
+    def unref(self) -> "Watcher":
+        return self
+
+    def is_active(self) -> bool:
+        return self._key in _ACTIVE
+
