@@ -77,8 +77,7 @@ def future_error(fptr: Any, exc: OSError) -> BaseException:
     return exc
 
 
-@flux_continuation_f
-def _on_continuation(fptr: Any, key: Optional[int]) -> None:
+def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
     future = _THEN.get(key)
     if future is None:
         return
@@ -97,6 +96,9 @@ def _on_continuation(fptr: Any, key: Optional[int]) -> None:
             _THEN.discard(key)  # type: ignore[arg-type]
 
 
+_on_continuation = flux_continuation_f(_continuation_cb)  # made once
+
+
 class Future:
     """A libflux-core future.
 
@@ -106,6 +108,8 @@ class Future:
     """
 
     then_cb: Callable[..., Any]
+    handle: Any
+    _keepalive: Any
 
     def __init__(self, future_handle: Any, keepalive: Any = None) -> None:
         if isinstance(future_handle, Future):
@@ -255,8 +259,7 @@ class WaitAllFuture(Future):
         self.children.append(child)
 
 
-@flux_continuation_f
-def _on_init(fptr: Any, key: Optional[int]) -> None:
+def _init_cb(fptr: Any, key: Optional[int]) -> None:
     future = _INIT.get(key)  # type: ignore[arg-type]
     if future is None:
         return
@@ -266,7 +269,9 @@ def _on_init(fptr: Any, key: Optional[int]) -> None:
         fail(exc, lib.flux_future_get_reactor(fptr))
 
 
-_libc = None
+_on_init = flux_continuation_f(_init_cb)  # made once
+
+_libc: Any = None
 
 
 def _c_strdup(data: bytes) -> int:
@@ -286,7 +291,7 @@ def _c_strdup(data: bytes) -> int:
 
 def _c_free() -> int:
     _c_strdup(b"")  # make sure libc is loaded
-    return ctypes.cast(_libc.free, c_void_p).value  # type: ignore[union-attr,no-any-return]
+    return int(ctypes.cast(_libc.free, c_void_p).value or 0)
 
 
 class FutureExt(Future):

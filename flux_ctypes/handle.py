@@ -19,7 +19,7 @@ from flux_ctypes.constants import (
     FLUX_O_NONBLOCK,
 )
 from flux_ctypes.future import Future
-from flux_ctypes.lib import TABLE, Structure, flux_error_t, flux_match, flux_t, lib
+from flux_ctypes.lib import TABLE, flux_error_t, flux_match, flux_t, lib
 from flux_ctypes.message import Message, MessageWatcher
 from flux_ctypes.rpc import RPC
 from flux_ctypes.util import decode_text, encode_payload, encode_text, encode_topic
@@ -36,7 +36,7 @@ from flux_ctypes.watchers import (
 __all__ = ["Flux"]
 
 
-class _ClosedHandle(Structure):
+class _ClosedHandle(ctypes.Structure):
     pass
 
 
@@ -109,8 +109,9 @@ class Flux:
         else:
             error = flux_error_t()
             uri = None if url is None else encode_text(url, "url")
+            open_ex = lib.flux_open_ex  # a missing library raises here, unwrapped
             try:
-                ptr = lib.flux_open_ex(uri, flags, byref(error))
+                ptr = open_ex(uri, flags, byref(error))
             except OSError as exc:
                 text = decode_text(error.text)
                 msg = "Unable to connect to Flux"

@@ -145,7 +145,7 @@ def _nullable(functype: Any) -> Any:
     """``functype`` as a parameter type that also accepts None (NULL), as
     C's optional callbacks do; ctypes' own function types refuse None."""
 
-    class Nullable(functype):  # type: ignore[misc,valid-type]
+    class Nullable(functype):  # type: ignore[misc]
         _flags_ = functype._flags_
         _restype_ = functype._restype_
         _argtypes_ = functype._argtypes_
@@ -563,7 +563,7 @@ def _traced(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, ctypes._Pointer):  # type: ignore[attr-defined]
+    if isinstance(value, ctypes._Pointer):
         if not value:
             return "NULL"
         addr = ctypes.cast(value, c_void_p).value or 0

@@ -162,8 +162,7 @@ class Message:
         return "<Message {} 0x{:x}>".format(self.type_str, addr)
 
 
-@flux_msg_handler_f
-def _on_message(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
+def _message_cb(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
     """callback(handle, watcher, message, args); the message is borrowed,
     so the Message wrapper takes its own reference."""
     watcher = _ACTIVE.get(key)
@@ -178,6 +177,9 @@ def _on_message(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
         fail(exc, watcher.flux_handle.get_reactor())
     finally:
         watcher._after_callback()
+
+
+_on_message = flux_msg_handler_f(_message_cb)  # the trampoline, made once
 
 
 class MessageWatcher(Watcher):

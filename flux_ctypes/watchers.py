@@ -54,7 +54,7 @@ class Watcher:
         self._key = new_key()
         self._running = 0  # nesting depth of our callback
         self._destroy_deferred = False
-        self._finalizer: Optional[weakref.finalize] = None
+        self._finalizer: Any = None
 
     def _adopt(self, ptr: Any) -> None:
         """Own the C watcher ``ptr``: destroyed exactly once, by destroy()
@@ -122,8 +122,7 @@ class Watcher:
             self.destroy()
 
 
-@flux_watcher_f
-def _on_revents(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
     """Timer, prepare, check and idle: callback(handle, watcher, revents, args)."""
     watcher = _ACTIVE.get(key)
     if watcher is None:
@@ -137,8 +136,7 @@ def _on_revents(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> No
         watcher._after_callback()
 
 
-@flux_watcher_f
-def _on_fd(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
     """fd watchers: callback(handle, watcher, fd, revents, args)."""
     watcher = _ACTIVE.get(key)
     if watcher is None:
@@ -154,8 +152,7 @@ def _on_fd(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
         watcher._after_callback()
 
 
-@flux_watcher_f
-def _on_signal(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+def _signal_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
     """Signal watchers: callback(handle, watcher, signum, args)."""
     watcher = _ACTIVE.get(key)
     if watcher is None:
@@ -169,6 +166,12 @@ def _on_signal(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> Non
         fail(exc, reactor)
     finally:
         watcher._after_callback()
+
+
+# The trampolines: made once, here, and never freed.
+_on_revents = flux_watcher_f(_revents_cb)
+_on_fd = flux_watcher_f(_fd_cb)
+_on_signal = flux_watcher_f(_signal_cb)
 
 
 def _check_time(value: float, what: str) -> float:
