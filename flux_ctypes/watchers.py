@@ -42,6 +42,9 @@ class Watcher:
     _c_destroy = "flux_watcher_destroy"
 
     handle: Any
+    # libev stops a one-shot timer before calling it back; such a watcher
+    # leaves the registry then, and start()/reset() in the callback re-adds it.
+    _oneshot = False
 
     def __init__(
         self, flux_handle: "Flux", callback: Optional[Callable[..., Any]],
@@ -127,6 +130,8 @@ def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> No
     watcher = _ACTIVE.get(key)
     if watcher is None:
         return
+    if watcher._oneshot:
+        _ACTIVE.discard(key)  # type: ignore[arg-type]
     watcher._running += 1
     try:
         watcher.callback(watcher.flux_handle, watcher, revents, watcher.args)  # type: ignore[misc]
@@ -192,6 +197,7 @@ class TimerWatcher(Watcher):
         super().__init__(flux_handle, callback, args)
         self.after = _check_time(after, "after")
         self.repeat = _check_time(repeat, "repeat")
+        self._oneshot = self.repeat == 0
         self._adopt(lib.flux_timer_watcher_create(
             flux_handle.get_reactor(), self.after, self.repeat, _on_revents, self._key
         ))
@@ -202,6 +208,7 @@ class TimerWatcher(Watcher):
             self.after = _check_time(after, "after")
         if repeat is not None:
             self.repeat = _check_time(repeat, "repeat")
+            self._oneshot = self.repeat == 0
         if self.handle is None:
             raise ValueError("watcher was destroyed")
         lib.flux_timer_watcher_reset(self.handle, self.after, self.repeat)
