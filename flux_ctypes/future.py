@@ -36,15 +36,23 @@ _THEN: "Registry[Future]" = Registry("then")
 _INIT: "weakref.WeakValueDictionary[int, FutureExt]" = weakref.WeakValueDictionary()
 
 
-def _blocking_wait(fptr: Any, timeout: float) -> None:
+def _blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     """flux_future_wait_for(), but Ctrl-C in the main thread still works.
 
     Raises OSError as flux_future_wait_for() fails (ETIMEDOUT, EDEADLOCK...).
+
+    Slicing the wait keeps a timer in the future's private reactor, so that
+    reactor never runs dry and flux_future_wait_for() can no longer report
+    EDEADLOCK.  Only futures fulfilled by messages on a handle (RPCs) are
+    ``sliced``: their reactor always watches the handle, so they never
+    deadlock.  Other futures (FutureExt, composites of them) wait in one
+    piece, as libflux-core does.
     """
     if lib.flux_future_is_ready(fptr):
         return
     if (
-        state.reactor_depth
+        not sliced
+        or state.reactor_depth
         or threading.current_thread() is not threading.main_thread()
         or not callable(signal.getsignal(signal.SIGINT))
     ):
@@ -63,6 +71,7 @@ def _blocking_wait(fptr: Any, timeout: float) -> None:
         except OSError as exc:
             if exc.errno != errno.ETIMEDOUT:
                 raise
+            raise_pending()  # a callback run by the wait failed
             if deadline is not None and time.monotonic() >= deadline:
                 raise
 
@@ -110,6 +119,9 @@ class Future:
     then_cb: Callable[..., Any]
     handle: Any
     _keepalive: Any
+    # fulfilled by messages on a handle, so blocking waits may be sliced
+    # (see _blocking_wait); set by RPC and by the Flux methods making futures
+    _sliced = False
 
     def __init__(self, future_handle: Any, keepalive: Any = None) -> None:
         if isinstance(future_handle, Future):
@@ -117,6 +129,7 @@ class Future:
             lib.flux_future_incref(other.handle)
             future_handle = other.handle
             keepalive = other._keepalive
+            self._sliced = other._sliced
         elif not isinstance(future_handle, flux_future_t) or not future_handle:
             raise TypeError("Future needs a flux_future_t pointer or a Future")
         self.handle = future_handle
@@ -136,7 +149,7 @@ class Future:
     def wait_for(self, timeout: float = -1.0) -> "Future":
         """Block until fulfilled, or ``timeout`` seconds (OSError ETIMEDOUT)."""
         try:
-            _blocking_wait(self.handle, timeout)
+            _blocking_wait(self.handle, timeout, self._sliced)
         except OSError as exc:
             raise future_error(self.handle, exc) from None
         return self
@@ -151,7 +164,7 @@ class Future:
         ptr = self.handle
         result = c_void_p()
         try:
-            _blocking_wait(ptr, -1.0)
+            _blocking_wait(ptr, -1.0, self._sliced)
             lib.flux_future_get(ptr, byref(result))
         except OSError as exc:
             raise future_error(ptr, exc) from None
@@ -257,6 +270,7 @@ class WaitAllFuture(Future):
             lib.flux_future_decref(child.handle)
             raise
         self.children.append(child)
+        self._sliced = all(c._sliced for c in self.children)
 
 
 def _init_cb(fptr: Any, key: Optional[int]) -> None:

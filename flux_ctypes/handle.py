@@ -60,6 +60,13 @@ def _call_adapted(func: Callable[..., Any], *args: Any) -> Any:
     return func(*[_adapt_arg(arg) for arg in args])
 
 
+def _rpc_future(ptr: Any, flux_handle: "Flux") -> Future:
+    """A Future for a C call that is an RPC underneath."""
+    fut = Future(ptr, flux_handle)
+    fut._sliced = True
+    return fut
+
+
 class _BarrierRPC(RPC):
     """barrier.enter without flux_barrier(): say why ENOSYS happened."""
 
@@ -382,10 +389,12 @@ class Flux:
         return node
 
     def service_register(self, name: Any) -> Future:
-        return Future(lib.flux_service_register(self.handle, encode_text(name, "name")), self)
+        return _rpc_future(lib.flux_service_register(self.handle, encode_text(name, "name")), self)
 
     def service_unregister(self, name: Any) -> Future:
-        return Future(lib.flux_service_unregister(self.handle, encode_text(name, "name")), self)
+        return _rpc_future(
+            lib.flux_service_unregister(self.handle, encode_text(name, "name")), self
+        )
 
     def barrier(self, name: Any, nprocs: int) -> Future:
         """Enter barrier ``name`` with ``nprocs`` participants.
@@ -396,7 +405,7 @@ class Flux:
         failing with ENOSYS where the instance has no barrier service."""
         bname = encode_text(name, "name")
         if lib.has("flux_barrier"):
-            return Future(lib.flux_barrier(self.handle, bname, nprocs), self)
+            return _rpc_future(lib.flux_barrier(self.handle, bname, nprocs), self)
         if nprocs == 1:
             fut = Future(lib.flux_future_create(None, None), self)
             lib.flux_future_fulfill(fut.handle, None, None)

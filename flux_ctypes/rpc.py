@@ -23,6 +23,8 @@ class RPC(Future):
     ``get()``; call ``reset()`` to wait for the next, until ENODATA.
     """
 
+    _sliced = True
+
     def __init__(
         self,
         flux_handle: "Flux",
@@ -43,7 +45,7 @@ class RPC(Future):
         ptr = self.handle
         out = c_char_p()
         try:
-            _blocking_wait(ptr, -1.0)
+            _blocking_wait(ptr, -1.0, True)
             lib.flux_rpc_get(ptr, byref(out))
         except OSError as exc:
             raise future_error(ptr, exc) from None

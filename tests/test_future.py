@@ -1,0 +1,293 @@
+"""Futures, RPCs, FutureExt and WaitAllFuture against a live instance."""
+
+import errno
+import gc
+import threading
+import time
+
+import pytest
+
+from flux_ctypes import Flux, Future, FutureExt, WaitAllFuture
+from flux_ctypes.callbacks import registries
+from flux_ctypes.constants import (
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_RPC_NORESPONSE,
+    FLUX_RPC_STREAMING,
+)
+from flux_ctypes.lib import lib
+
+
+@pytest.fixture
+def streaming_service(handle, flux_uri):
+    """A service in its own thread, handle and reactor (a blocking get()
+    can't be served by the handle that blocks): ``stream.count`` answers
+    {"n": i} for i < count, then ENODATA; ``stream.silent`` never answers;
+    ``stream.fail`` answers EPERM with a message.  Yields the client handle."""
+    ready = threading.Event()
+
+    def serve(h, watcher, msg, held):
+        topic = msg.topic
+        if topic == "stream.count":
+            for i in range(msg.payload["count"]):
+                h.respond(msg, {"n": i})
+            lib.flux_respond_error(h.handle, msg.handle, errno.ENODATA, None)
+        elif topic == "stream.fail":
+            lib.flux_respond_error(h.handle, msg.handle, errno.EPERM, b"denied for a test")
+        elif topic == "stream.quit":
+            h.respond(msg, None)
+            h.reactor_stop()
+        else:
+            held.append(msg)  # never answered
+
+    def server():
+        h = Flux(flux_uri)
+        h.service_register("stream").get()
+        w = h.msg_watcher_create(serve, FLUX_MSGTYPE_REQUEST, "stream.*", args=[])
+        w.start()
+        ready.set()
+        h.reactor_run()
+        w.destroy()
+        h.service_unregister("stream").get()
+
+    thread = threading.Thread(target=server)
+    thread.start()
+    assert ready.wait(10)
+    yield handle
+    handle.rpc("stream.quit").get()
+    thread.join(10)
+
+
+def run_until(handle, predicate, limit=10.0):
+    """Run the reactor in short slices until predicate() or the limit."""
+    deadline = time.monotonic() + limit
+    timer = handle.timer_watcher_create(0.01, lambda h, w, r, a: None, repeat=0.01)
+    timer.start()
+    try:
+        while not predicate() and time.monotonic() < deadline:
+            handle.reactor_run(flags=2)  # FLUX_REACTOR_ONCE
+    finally:
+        timer.destroy()
+    assert predicate()
+
+
+def test_get_and_is_ready(handle):
+    f = handle.rpc("broker.ping", {"x": 1})
+    assert f.wait_for(5) is f
+    assert f.is_ready()
+    assert f.get()["x"] == 1
+    assert f.get_str().startswith("{")
+
+
+def test_timeout(streaming_service):
+    f = streaming_service.rpc("stream.silent")
+    start = time.monotonic()
+    with pytest.raises(OSError) as info:
+        f.wait_for(0.2)
+    assert info.value.errno == errno.ETIMEDOUT
+    assert 0.15 <= time.monotonic() - start < 3
+    assert not f.is_ready()
+
+
+def test_then_timeout(streaming_service):
+    got = []
+
+    def cb(fut):
+        try:
+            fut.get()
+        except OSError as exc:
+            got.append(exc.errno)
+
+    streaming_service.rpc("stream.silent").then(cb, timeout=0.1)
+    streaming_service.reactor_run()
+    assert got == [errno.ETIMEDOUT]
+
+
+def test_error_string(streaming_service):
+    f = streaming_service.rpc("stream.fail")
+    with pytest.raises(OSError) as info:
+        f.get()
+    assert info.value.errno == errno.EPERM
+    assert info.value.strerror == "denied for a test"
+    assert f.error_string() == "denied for a test"
+    assert streaming_service.rpc("broker.ping", {}).error_string() is None
+
+
+def test_streaming_with_reset(streaming_service):
+    f = streaming_service.rpc("stream.count", {"count": 5}, flags=FLUX_RPC_STREAMING)
+    values = []
+    while True:
+        try:
+            values.append(f.get()["n"])
+        except OSError as exc:
+            assert exc.errno == errno.ENODATA
+            break
+        f.reset()
+    assert values == list(range(5))
+
+
+def test_streaming_then_with_reset_and_no_reference(streaming_service):
+    values = []
+
+    def cb(fut, tag, scale=1):
+        try:
+            values.append((tag, fut.get()["n"] * scale))
+        except OSError as exc:
+            values.append((tag, exc.errno))
+            return
+        fut.reset()
+
+    # no reference kept: the pending then() keeps the future alive
+    streaming_service.rpc("stream.count", {"count": 3}, flags=FLUX_RPC_STREAMING).then(
+        cb, "t", scale=10
+    )
+    gc.collect()
+    streaming_service.reactor_run()
+    assert values == [("t", 0), ("t", 10), ("t", 20), ("t", errno.ENODATA)]
+    assert registries()["then"] == 0
+
+
+def test_second_then_is_eexist(handle):
+    f = handle.rpc("broker.ping", {})
+    f.then(lambda fut: None)
+    with pytest.raises(OSError) as info:
+        f.then(lambda fut: None)
+    assert info.value.errno == errno.EEXIST
+    with pytest.raises(ValueError):
+        handle.rpc("broker.ping", {}).then(None)
+    handle.reactor_run()
+
+
+def test_then_callback_exception_reaches_reactor_run(handle):
+    class Boom(Exception):
+        pass
+
+    def cb(fut):
+        raise Boom("from a then callback")
+
+    handle.rpc("broker.ping", {}).then(cb)
+    with pytest.raises(Boom) as info:
+        handle.reactor_run()
+    # the traceback still shows where it was raised
+    assert info.traceback[-1].name == "cb"
+    assert Flux.tls.exception is None
+
+
+def test_stop(handle):
+    called = []
+    f = handle.rpc("broker.ping", {}).then(lambda fut: called.append(1))
+    f.stop()
+    handle.reactor_run()
+    assert called == []
+
+
+def test_noresponse_rpc(handle):
+    f = handle.rpc("broker.ping", {}, flags=FLUX_RPC_NORESPONSE)
+    assert isinstance(f, Future)
+
+
+def test_future_shares_c_future(handle):
+    f = handle.rpc("broker.ping", {"v": 3})
+    g = Future(f)
+    del f
+    gc.collect()
+    assert g.get() is None  # base Future.get() carries no value
+    assert g.is_ready()
+    with pytest.raises(TypeError):
+        Future("not a future")
+
+
+def test_get_flux_and_reactor(handle):
+    f = handle.rpc("broker.ping", {})
+    h2 = f.get_flux()
+    assert isinstance(h2, Flux)
+    assert h2.rpc("broker.ping", {"z": 1}).get()["z"] == 1
+    assert f.get_reactor()
+    del h2
+    gc.collect()
+    assert handle.rpc("broker.ping", {}).get() is not None
+
+
+def test_fulfill_error(handle):
+    f = FutureExt(lambda fut: None, flux_handle=handle)
+    f.fulfill_error(errno.EPERM, "custom failure")
+    with pytest.raises(OSError) as info:
+        f.get()
+    assert info.value.errno == errno.EPERM
+    assert info.value.strerror == "custom failure"
+
+
+def test_future_ext_blocking_get(handle):
+    def init(fut, value):
+        h = fut.get_flux()
+        # fulfilled later, from a timer on whatever reactor get() runs
+        fut.watcher = h.timer_watcher_create(
+            0.01, lambda h, w, r, a: fut.fulfill(value)
+        ).start()
+
+    f = FutureExt(init, {"answer": 42}, flux_handle=handle)
+    assert f.get() == {"answer": 42}
+    f.watcher.destroy()
+
+
+def test_future_ext_then(handle):
+    got = []
+
+    def init(fut):
+        fut.fulfill([1, "two", None])
+
+    FutureExt(init, flux_handle=handle).then(lambda fut: got.append(fut.get()))
+    handle.reactor_run()
+    assert got == [[1, "two", None]]
+
+
+def test_future_ext_init_exception(handle):
+    def init(fut):
+        raise KeyError("init failed")
+
+    f = FutureExt(init, flux_handle=handle)
+    with pytest.raises(KeyError):
+        f.get()
+    with pytest.raises(TypeError):
+        FutureExt("not callable")
+
+
+def test_wait_all(handle):
+    children = [handle.rpc("broker.ping", {"i": i}, nodeid=i % 2) for i in range(4)]
+    all_done = WaitAllFuture()
+    for i, child in enumerate(children):
+        all_done.push(child, "c{}".format(i))
+    all_done.get()
+    assert [c.get()["i"] for c in children] == [0, 1, 2, 3]
+    del all_done
+    gc.collect()
+    assert children[0].get()["rank"] == 0  # children survive the composite
+
+
+def test_wait_all_then(handle):
+    done = []
+    composite = WaitAllFuture([handle.rpc("broker.ping", {}) for _ in range(3)])
+    composite.then(lambda f: done.append(len(f.children)))
+    handle.reactor_run()
+    assert done == [3]
+
+
+def test_many_pipelined_rpcs_release_everything(handle):
+    count = [0]
+
+    def cb(fut):
+        fut.get()
+        count[0] += 1
+
+    for i in range(2000):
+        handle.rpc("broker.ping", {"i": i}).then(cb)
+    assert registries()["then"] == 2000
+    handle.reactor_run()
+    assert count[0] == 2000
+    assert registries()["then"] == 0
+
+
+def test_future_ext_that_nothing_fulfills_is_edeadlock(handle):
+    f = FutureExt(lambda fut: None, flux_handle=handle)
+    with pytest.raises(OSError) as info:
+        f.get()
+    assert info.value.errno == errno.EDEADLOCK
