@@ -111,18 +111,17 @@ class Watcher:
         if self.handle is None:
             return
         self.stop()
-        if self._running:
-            self._destroy_deferred = True
-            return
         self.handle = None
-        if self._finalizer is not None:
+        if self._running:
+            self._destroy_deferred = True  # the trampoline frees it on return
+        elif self._finalizer is not None:
             self._finalizer()
 
     def _after_callback(self) -> None:
         self._running -= 1
         if self._destroy_deferred and not self._running:
             self._destroy_deferred = False
-            self.destroy()
+            self._finalizer()
 
 
 def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
