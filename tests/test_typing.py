@@ -1,0 +1,24 @@
+"""The runtime package is fully typed: mypy --strict is clean."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_py_typed_marker_ships():
+    assert os.path.exists(os.path.join(ROOT, "flux_ctypes", "py.typed"))
+
+
+def test_mypy_strict_is_clean():
+    if shutil.which("mypy") is None:
+        pytest.skip("mypy is not installed (pip install -e '.[test]' brings it)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "flux_ctypes"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+    )
+    assert proc.returncode == 0, proc.stdout
