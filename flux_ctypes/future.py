@@ -24,6 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Future", "FutureExt", "WaitAllFuture"]
 
+try:  # the C function: signal.getsignal() adds an enum lookup per call
+    from _signal import getsignal as _getsignal  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - other interpreters
+    _getsignal = signal.getsignal
+
 # How long one uninterrupted wait in C may last in the main thread.  Python
 # runs its SIGINT handler only between waits, so this bounds Ctrl-C latency.
 INTERRUPT_SLICE = 0.1
@@ -54,7 +59,7 @@ def _blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
         not sliced
         or state.reactor_depth
         or threading.current_thread() is not threading.main_thread()
-        or not callable(signal.getsignal(signal.SIGINT))
+        or not callable(_getsignal(signal.SIGINT))
     ):
         lib.flux_future_wait_for(fptr, timeout)
         return
