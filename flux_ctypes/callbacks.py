@@ -9,7 +9,7 @@ callback carrying a stale key finds nothing instead of a stranger.
 
 import itertools
 import threading
-from typing import Any, Dict, Generic, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
 
 from flux_ctypes.lib import lib
 
@@ -87,6 +87,20 @@ def raise_pending() -> None:
     if exc is not None:
         state.exception = None
         raise exc
+
+
+# Called with a reactor pointer when Python code gives that reactor work no
+# file descriptor will announce (a future fulfilled or given a then()
+# callback, a watcher started), so that whoever drives the reactor from
+# outside (flux_ctypes.aio, from an asyncio loop) runs it again.
+WORK_HOOKS: "List[Callable[[Any], None]]" = []
+
+
+def reactor_has_work(reactor: Any) -> None:
+    """Tell the WORK_HOOKS that ``reactor`` has work (no-op for NULL)."""
+    if reactor:
+        for hook in WORK_HOOKS:
+            hook(reactor)
 
 
 def registries() -> Dict[str, int]:

@@ -14,9 +14,17 @@ import threading
 import time
 import weakref
 from ctypes import byref, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generator, List, Optional
 
-from flux_ctypes.callbacks import Registry, fail, new_key, raise_pending, state
+from flux_ctypes.callbacks import (
+    WORK_HOOKS,
+    Registry,
+    fail,
+    new_key,
+    raise_pending,
+    reactor_has_work,
+    state,
+)
 from flux_ctypes.lib import flux_continuation_f, flux_future_t, lib, release
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -186,6 +194,8 @@ class Future:
         if isinstance(errstr, str):
             errstr = errstr.encode("utf-8")
         lib.flux_future_fulfill_error(self.handle, errnum, errstr)
+        if WORK_HOOKS:
+            reactor_has_work(lib.flux_future_get_reactor(self.handle))
 
     # -- callbacks ---------------------------------------------------------
     def then(
@@ -194,7 +204,7 @@ class Future:
     ) -> "Future":
         """Call ``callback(future, *args, **kwargs)`` from the reactor when
         fulfilled (or with ETIMEDOUT after ``timeout`` seconds)."""
-        if self._then_key:
+        if self._then_key or getattr(self, "_aio_key", 0):
             raise OSError(errno.EEXIST, "then callback already exists for this future")
         if callback is None:
             raise ValueError("Callback cannot be None")
@@ -210,12 +220,24 @@ class Future:
             _THEN.discard(key)
             self._then_pending = 0
             raise
+        if WORK_HOOKS:  # fulfilled already: it calls back at the next run
+            reactor_has_work(lib.flux_future_get_reactor(self.handle))
         return self
+
+    def __await__(self) -> "Generator[Any, None, Any]":
+        """``await future`` in a coroutine gives what get() returns (or
+        raises what it raises); the handle must be attached to the event
+        loop with flux_ctypes.aio.attach() unless the future is ready."""
+        from flux_ctypes.aio import wrap
+
+        return wrap(self).__await__()
 
     def reset(self) -> None:
         """Make the future unfulfilled again, to wait for the next response
         of a streaming RPC; a pending then() callback stays registered."""
         lib.flux_future_reset(self.handle)
+        if WORK_HOOKS:  # a queued response makes it fulfilled again
+            reactor_has_work(lib.flux_future_get_reactor(self.handle))
         if self._then_key:
             if self._then_pending <= 0:
                 _THEN.put(self._then_key, self)
@@ -340,6 +362,8 @@ class FutureExt(Future):
         """Fulfill with any value json.dumps() accepts."""
         data = json.dumps(result).encode("utf-8", "surrogateescape")
         lib.flux_future_fulfill(self.handle, _c_strdup(data), _c_free())
+        if WORK_HOOKS:
+            reactor_has_work(lib.flux_future_get_reactor(self.handle))
 
     def get(self) -> Any:
         """The value given to :meth:`fulfill` (None if fulfilled with NULL)."""

@@ -12,7 +12,7 @@ import signal
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from flux_ctypes.callbacks import Registry, fail, new_key
+from flux_ctypes.callbacks import WORK_HOOKS, Registry, fail, new_key, reactor_has_work
 from flux_ctypes.constants import FLUX_POLLERR, FLUX_POLLIN, FLUX_POLLOUT
 from flux_ctypes.lib import flux_watcher_f, lib, release
 
@@ -80,6 +80,8 @@ class Watcher:
             raise ValueError("watcher was destroyed")
         _ACTIVE.put(self._key, self)
         getattr(lib, self._c_start)(self.handle)
+        if WORK_HOOKS:
+            reactor_has_work(self.flux_handle.get_reactor())
         return self
 
     def stop(self) -> "Watcher":

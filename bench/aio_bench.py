@@ -1,0 +1,126 @@
+"""asyncio throughput against the callback API, for the same pipelined RPCs.
+
+    python3 bench/aio_bench.py [--n 10000] [--repeat 7]
+
+Uses the instance FLUX_URI names, else starts ``flux start --test-size=1``.
+Each round, in one process and one handle, runs (order rotating):
+
+* callback: N ``h.rpc("broker.ping", ...).then(cb)``, then ``reactor_run()``
+* aio_wrap: ``await asyncio.gather(*(aio.wrap(h.rpc(...)) for ...))``
+* aio_coro: gather of N coroutines, each ``await aio.wrap(h.rpc(...))``
+  (what ``gather(*rpcs)`` costs once futures are awaitable themselves:
+  asyncio makes a Task per awaitable)
+
+and prints the median rate of each and its ratio to the callback rate
+(target for aio_wrap: >= 0.8).  The last line is one JSON object.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from flux_ctypes import Flux, aio  # noqa: E402
+
+
+def callback_rate(h, n):
+    done = []
+
+    def on_response(fut):
+        done.append(fut.get())
+
+    start = time.perf_counter()
+    for i in range(n):
+        h.rpc("broker.ping", {"seq": i}).then(on_response)
+    h.reactor_run()
+    elapsed = time.perf_counter() - start
+    assert len(done) == n
+    return n / elapsed
+
+
+def aio_rate(h, n, coroutines):
+    async def one(i):
+        return await aio.wrap(h.rpc("broker.ping", {"seq": i}))
+
+    async def main():
+        with aio.attach(h):
+            start = time.perf_counter()
+            if coroutines:
+                results = await asyncio.gather(*(one(i) for i in range(n)))
+            else:
+                results = await asyncio.gather(
+                    *(aio.wrap(h.rpc("broker.ping", {"seq": i})) for i in range(n))
+                )
+            elapsed = time.perf_counter() - start
+        assert len(results) == n and results[-1]["seq"] == n - 1
+        return n / elapsed
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def start_instance():
+    proc = subprocess.Popen(
+        ["flux", "start", "--test-size=1", "sh", "-c", 'echo "$FLUX_URI"; exec cat'],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, universal_newlines=True,
+    )
+    uri = proc.stdout.readline().strip()
+    if not uri:
+        proc.kill()
+        sys.exit("flux start printed no URI")
+    return proc, uri
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    proc = None
+    uri = os.environ.get("FLUX_URI")
+    if not uri:
+        proc, uri = start_instance()
+    try:
+        kinds = {
+            "callback": lambda h: callback_rate(h, args.n),
+            "aio_wrap": lambda h: aio_rate(h, args.n, False),
+            "aio_coro": lambda h: aio_rate(h, args.n, True),
+        }
+        rates = {kind: [] for kind in kinds}
+        with Flux(uri) as h:
+            for kind in kinds:  # warm up
+                kinds[kind](h)
+            order = list(kinds)
+            for rnd in range(args.repeat):
+                for kind in order[rnd % 3:] + order[:rnd % 3]:
+                    rates[kind].append(kinds[kind](h))
+        medians = {kind: statistics.median(r) for kind, r in rates.items()}
+        base = medians["callback"]
+        for kind, rate in medians.items():
+            print("{:10s} {:9.0f} RPC/s  x{:.2f} of callback".format(kind, rate, rate / base))
+        print(json.dumps({
+            "n": args.n,
+            "repeat": args.repeat,
+            "median_rps": medians,
+            "ratio_to_callback": {k: v / base for k, v in medians.items()},
+            "python": sys.version.split()[0],
+        }))
+    finally:
+        if proc is not None:
+            proc.stdin.close()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()

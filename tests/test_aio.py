@@ -1,0 +1,834 @@
+"""flux_ctypes.aio: Flux handles driven by asyncio loops, against a live
+instance.  Each test runs its own loop (no pytest-asyncio needed); the
+autouse leak check of conftest.py then asserts that no callback (the
+"aio" registry included) and no file descriptor was left behind."""
+
+import asyncio
+import errno
+import gc
+import itertools
+import os
+import platform
+import threading
+import time
+import weakref
+
+import pytest
+
+from flux_ctypes import Flux, Future, FutureExt, WaitAllFuture, aio, callbacks
+from flux_ctypes.callbacks import registries
+from flux_ctypes.constants import FLUX_MSGTYPE_EVENT, FLUX_MSGTYPE_REQUEST, FLUX_RPC_STREAMING
+from flux_ctypes.lib import lib
+
+_names = itertools.count()
+# Without reference counting, a stream left by ``break`` (not closed by
+# ``async with``) is closed when the garbage collector finds it.
+REFCOUNTED = platform.python_implementation() == "CPython"
+
+
+def collect_if_needed():
+    if not REFCOUNTED:
+        gc.collect()
+
+
+needs_await = pytest.mark.skipif(
+    not hasattr(Future, "__await__"),
+    reason="Future.__await__ not there yet (proposed change to future.py)",
+)
+needs_hooks = pytest.mark.skipif(
+    not hasattr(callbacks, "WORK_HOOKS"),
+    reason="callbacks.WORK_HOOKS not there yet (proposed change to "
+    "callbacks.py, future.py, watchers.py)",
+)
+
+
+def unique(prefix):
+    return "{}{}x{}".format(prefix, os.getpid(), next(_names))
+
+
+def run(coro_fn, *args, errors=None, timeout=60):
+    """Run ``coro_fn(*args)`` in a fresh loop.  Whatever reaches the loop's
+    exception handler is appended to ``errors``, or fails the test when
+    ``errors`` is None."""
+    loop = asyncio.new_event_loop()
+    seen = [] if errors is None else errors
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+    try:
+        result = loop.run_until_complete(asyncio.wait_for(coro_fn(*args), timeout))
+    finally:
+        loop.close()
+        if not REFCOUNTED:  # let PyPy finalize the RPCs before the leak check
+            for _ in range(3):
+                gc.collect()
+    if errors is None:
+        assert not seen, "exception handler called: {}".format(seen)
+    return result
+
+
+async def until(predicate, limit=10.0):
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+def aio_count():
+    return registries()["aio"]
+
+
+class Service:
+    """An in-process service on its own attached handle.
+
+    ``<name>.stream`` answers {"i": i} for i < payload["n"], then ENODATA
+    (or payload["errno"] if given); ``<name>.hold`` keeps the request
+    unanswered (see ``held``); ``<name>.echo`` answers its payload."""
+
+    def __init__(self, flux_handle):
+        self.h = flux_handle
+        self.name = unique("aiosvc")
+        self.held = []
+        self.watcher = None
+
+    def _serve(self, h, watcher, msg, args):
+        method = msg.topic.split(".", 1)[1]
+        if method == "stream":
+            req = msg.payload
+            for i in range(req["n"]):
+                h.respond(msg, {"i": i})
+            lib.flux_respond_error(h.handle, msg.handle, req.get("errno", errno.ENODATA), None)
+        elif method == "hold":
+            self.held.append(msg)
+        else:
+            h.respond(msg, msg.payload)
+
+    async def __aenter__(self):
+        await aio.wrap(self.h.service_register(self.name))
+        self.watcher = self.h.msg_watcher_create(
+            self._serve, FLUX_MSGTYPE_REQUEST, self.name + ".*"
+        )
+        self.watcher.start()
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self.watcher.destroy()
+        del self.held[:]
+        await aio.wrap(self.h.service_unregister(self.name))
+
+
+# -- no instance needed ------------------------------------------------------
+def test_module_imports_and_names():
+    for name in aio.__all__:
+        assert hasattr(aio, name), name
+    assert issubclass(aio.DetachedError, RuntimeError)
+
+
+# -- awaiting futures ----------------------------------------------------------
+def test_await_rpc(handle):
+    async def main():
+        with aio.attach(handle) as att:
+            assert aio.attachment(handle) is att
+            resp = await aio.wrap(handle.rpc("broker.ping", {"seq": 7}))
+            assert resp["seq"] == 7
+            assert (await aio.result(handle.rpc("broker.ping", {"seq": 8})))["seq"] == 8
+        assert att.closed
+        assert aio.attachment(handle) is None
+
+    run(main)
+
+
+def test_await_error_raises_oserror(handle):
+    async def main():
+        async with aio.attach(handle):
+            with pytest.raises(OSError) as info:
+                await aio.wrap(handle.rpc(unique("nosuch") + ".method"))
+            assert info.value.errno == errno.ENOSYS
+
+    run(main)
+
+
+def test_await_ready_future_needs_no_attach(handle):
+    fut = Future(lib.flux_future_create(None, None))
+    lib.flux_future_fulfill(fut.handle, None, None)
+    rpc = handle.rpc("broker.ping", {"seq": 1})
+    rpc.wait_for(10)
+
+    async def main():
+        assert await aio.wrap(fut) is None
+        assert (await aio.wrap(rpc))["seq"] == 1
+
+    run(main)
+
+
+def test_await_pending_future_needs_attach(handle):
+    async def main():
+        with pytest.raises(RuntimeError, match="attach"):
+            aio.wrap(handle.rpc("broker.ping", {}))
+
+    run(main)
+    handle.reactor_run()  # let that ping's response in
+
+
+def test_base_future_fulfilled_from_a_then_callback(handle):
+    """A response's then() callback fulfills another future: its awaiter
+    runs although no message follows (the reactor keeps going)."""
+
+    async def main():
+        async with aio.attach(handle):
+            fut = Future(lib.flux_future_create(None, None))
+            fut.set_flux(handle)
+            handle.rpc("broker.ping", {}).then(
+                lambda r: lib.flux_future_fulfill(fut.handle, None, None)
+            )
+            assert await aio.wrap(fut) is None
+
+    run(main)
+
+
+def test_wait_all_future(handle):
+    async def main():
+        async with aio.attach(handle):
+            children = [handle.rpc("broker.ping", {"seq": i}) for i in range(3)]
+            assert await aio.wrap(WaitAllFuture(children)) is None
+            assert [(await aio.wrap(c))["seq"] for c in children] == [0, 1, 2]
+
+    run(main)
+
+
+def test_future_ext(handle):
+    async def main():
+        async with aio.attach(handle) as att:
+            # fulfilled by its init callback (which then() runs)
+            now = FutureExt(lambda f: f.fulfill({"x": 1}), flux_handle=handle)
+            assert await aio.wrap(now) == {"x": 1}
+            # fulfilled later, from a coroutine: kick() makes it noticed
+            later = FutureExt(lambda f: None, flux_handle=handle)
+            waiting = aio.wrap(later)
+            await asyncio.sleep(0.01)
+            assert not waiting.done()
+            later.fulfill([1, 2])
+            att.kick()
+            assert await waiting == [1, 2]
+            failing = FutureExt(lambda f: f.fulfill_error(errno.EPERM, "no way"),
+                                flux_handle=handle)
+            with pytest.raises(OSError) as info:
+                await aio.wrap(failing)
+            assert info.value.errno == errno.EPERM
+
+    run(main)
+
+
+def test_two_awaiters_of_one_future(handle):
+    async def main():
+        async with aio.attach(handle):
+            fut = handle.rpc("broker.ping", {"seq": 3})
+            a, b = aio.wrap(fut), aio.wrap(fut)
+            assert aio_count() == 1
+            assert [r["seq"] for r in await asyncio.gather(a, b)] == [3, 3]
+            # awaiting it again once fulfilled works too
+            assert (await aio.wrap(fut))["seq"] == 3
+
+    run(main)
+
+
+def test_then_and_await_exclude_each_other(handle):
+    async def main():
+        async with aio.attach(handle):
+            fut = handle.rpc("broker.ping", {}).then(lambda f: None)
+            with pytest.raises(OSError) as info:
+                aio.wrap(fut)
+            assert info.value.errno == errno.EEXIST
+            await until(lambda: registries()["then"] == 0)
+
+    run(main)
+
+
+def test_wrap_rejects_non_futures():
+    with pytest.raises(TypeError):
+        aio.wrap(object())
+
+
+@needs_await
+def test_await_the_future_itself(handle):
+    async def main():
+        async with aio.attach(handle):
+            assert (await handle.rpc("broker.ping", {"seq": 9}))["seq"] == 9
+            results = await asyncio.gather(
+                *(handle.rpc("broker.ping", {"seq": i}) for i in range(20))
+            )
+            assert [r["seq"] for r in results] == list(range(20))
+            with pytest.raises(OSError) as info:
+                await handle.rpc(unique("nosuch") + ".method")
+            assert info.value.errno == errno.ENOSYS
+            # then() can't take the continuation an awaiter holds
+            fut = handle.rpc("broker.ping", {"seq": 1})
+            waiting = aio.wrap(fut)
+            with pytest.raises(OSError) as info:
+                fut.then(lambda f: None)
+            assert info.value.errno == errno.EEXIST
+            assert (await waiting)["seq"] == 1
+
+    run(main)
+
+
+@needs_hooks
+def test_no_kick_needed_with_work_hooks(handle):
+    """FutureExt.fulfill() and Watcher.start() from a coroutine make the
+    attachment run the reactor by themselves."""
+
+    async def main():
+        async with aio.attach(handle):
+            later = FutureExt(lambda f: None, flux_handle=handle)
+            waiting = aio.wrap(later)
+            await asyncio.sleep(0.01)
+            later.fulfill("done")
+            assert await asyncio.wait_for(waiting, 5) == "done"
+            fired = asyncio.get_event_loop().create_future()
+            timer = handle.timer_watcher_create(0.05, lambda h, w, r, a: fired.set_result(1))
+            timer.start()
+            assert await asyncio.wait_for(fired, 5) == 1
+            timer.destroy()
+
+    run(main)
+
+
+# -- gather ------------------------------------------------------------------
+def test_gather_10000_rpcs(handle):
+    n = 10000
+
+    async def main():
+        async with aio.attach(handle):
+            start = time.perf_counter()
+            results = await asyncio.gather(
+                *(aio.wrap(handle.rpc("broker.ping", {"seq": i})) for i in range(n))
+            )
+            return results, time.perf_counter() - start
+
+    results, elapsed = run(main)
+    assert [r["seq"] for r in results] == list(range(n))
+    print("gather of {} pings: {:.0f}/s".format(n, n / elapsed))
+
+
+def test_gather_with_a_failing_rpc_return_exceptions(handle):
+    bad = unique("nosuch") + ".method"
+
+    async def main():
+        async with aio.attach(handle):
+            futs = [handle.rpc(bad if i == 5 else "broker.ping", {"seq": i}) for i in range(10)]
+            return await asyncio.gather(*map(aio.wrap, futs), return_exceptions=True)
+
+    results = run(main)
+    assert isinstance(results[5], OSError) and results[5].errno == errno.ENOSYS
+    assert [r["seq"] for i, r in enumerate(results) if i != 5] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+
+
+def test_gather_with_a_failing_rpc_raises(handle):
+    bad = unique("nosuch") + ".method"
+
+    async def main():
+        async with aio.attach(handle):
+            children = [aio.wrap(handle.rpc(bad if i == 0 else "broker.ping", {"seq": i}))
+                        for i in range(10)]
+            with pytest.raises(OSError) as info:
+                await asyncio.gather(*children)
+            assert info.value.errno == errno.ENOSYS
+            # the others were not cancelled and still complete
+            await asyncio.wait(children)
+            assert [c.result()["seq"] for c in children[1:]] == list(range(1, 10))
+
+    run(main)
+
+
+def test_gather_of_coroutines(handle):
+    async def ping(i):
+        return (await aio.wrap(handle.rpc("broker.ping", {"seq": i})))["seq"]
+
+    async def main():
+        async with aio.attach(handle):
+            return await asyncio.gather(*(ping(i) for i in range(200)))
+
+    assert run(main) == list(range(200))
+
+
+# -- cancellation --------------------------------------------------------------
+def test_cancel_releases_the_future(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            fut = handle.rpc(svc.name + ".hold")
+            ref = weakref.ref(fut)
+            task = asyncio.ensure_future(aio.result(fut))
+            del fut
+            await until(lambda: svc.held)
+            assert aio_count() == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert aio_count() == 0
+            del task  # its CancelledError's traceback holds the coroutine's frame
+            gc.collect()
+            assert ref() is None, "the cancelled RPC is still referenced"
+            # the late response reaches the handle and is dropped quietly
+            msg = svc.held.pop()
+            handle.respond(msg, {"late": True})
+            assert (await aio.wrap(handle.rpc("broker.ping", {"seq": 1})))["seq"] == 1
+
+    run(main)  # fails if anything reached the exception handler
+
+
+def test_wait_for_timeout_releases_the_future(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(aio.wrap(handle.rpc(svc.name + ".hold")), 0.05)
+            assert aio_count() == 0
+
+    run(main)
+
+
+def test_cancelling_one_of_two_awaiters_keeps_the_other(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            fut = handle.rpc(svc.name + ".hold")
+            a, b = aio.wrap(fut), aio.wrap(fut)
+            await until(lambda: svc.held)
+            a.cancel()
+            assert aio_count() == 1
+            handle.respond(svc.held.pop(), {"ok": 1})
+            assert await b == {"ok": 1}
+            assert aio_count() == 0
+
+    run(main)
+
+
+def test_detach_fails_what_still_waits(flux_uri, handle):
+    # A server on its own handle, so detaching the client leaves it served.
+    async def main():
+        with Flux(flux_uri) as server:
+            async with aio.attach(server), Service(server) as svc:
+                att = aio.attach(handle)
+                waiting = aio.wrap(handle.rpc(svc.name + ".hold"))
+                stream = aio.rpc_stream(handle, svc.name + ".hold")
+                events = aio.events(handle, unique("aioev"))
+                async with events:
+                    await until(lambda: len(svc.held) == 2)
+                    pending_next = asyncio.ensure_future(events.__anext__())
+                    await asyncio.sleep(0)
+                    att.detach()
+                    with pytest.raises(aio.DetachedError):
+                        await waiting
+                    with pytest.raises(aio.DetachedError):
+                        await pending_next
+                with pytest.raises(aio.DetachedError):
+                    async for _ in stream:
+                        pass
+                assert aio_count() == 0
+                assert registries()["watchers"] == 1  # the service's own
+
+    run(main)
+
+
+def test_attach_twice_counts(handle):
+    async def main():
+        a = aio.attach(handle)
+        b = aio.attach(handle)
+        assert a is b
+        b.detach()
+        assert not a.closed
+        assert (await aio.wrap(handle.rpc("broker.ping", {"seq": 2})))["seq"] == 2
+        a.detach()
+        assert a.closed
+
+    run(main)
+
+
+def test_attach_to_a_second_loop_fails(handle):
+    async def main():
+        with aio.attach(handle):
+            other = asyncio.new_event_loop()
+            try:
+                with pytest.raises(RuntimeError, match="another event loop"):
+                    aio.attach(handle, loop=other)
+            finally:
+                other.close()
+
+    run(main)
+
+
+# -- alongside callbacks and watchers -------------------------------------------
+def test_then_callbacks_run_alongside(handle):
+    got = []
+
+    async def main():
+        async with aio.attach(handle):
+            for i in range(5):
+                handle.rpc("broker.ping", {"seq": i}).then(lambda f: got.append(f.get()["seq"]))
+            await until(lambda: len(got) == 5)
+
+    run(main)
+    assert sorted(got) == list(range(5))
+
+
+def test_callback_exception_goes_to_the_exception_handler(handle):
+    errors = []
+
+    def boom(fut):
+        raise ValueError("from a then callback")
+
+    async def main():
+        async with aio.attach(handle):
+            handle.rpc("broker.ping", {}).then(boom)
+            await until(lambda: errors)
+            # the loop keeps serving the handle
+            assert (await aio.wrap(handle.rpc("broker.ping", {"seq": 4})))["seq"] == 4
+
+    run(main, errors=errors)
+    assert isinstance(errors[0]["exception"], ValueError)
+    assert errors[0]["flux_handle"] is handle
+
+
+def test_blocking_get_inside_a_coroutine(handle):
+    async def main():
+        async with aio.attach(handle):
+            pending = [aio.wrap(handle.rpc("broker.ping", {"seq": i})) for i in range(50)]
+            assert handle.rpc("broker.ping", {"seq": -1}).get()["seq"] == -1
+            results = await asyncio.gather(*pending)
+            assert [r["seq"] for r in results] == list(range(50))
+
+    run(main)
+
+
+def test_several_handles_on_one_loop(flux_uri):
+    async def main():
+        with Flux(flux_uri) as server, Flux(flux_uri) as c1, Flux(flux_uri) as c2:
+            with aio.attach(server), aio.attach(c1), aio.attach(c2):
+                async with Service(server) as svc:
+                    results = await asyncio.gather(*(
+                        aio.wrap(c.rpc(svc.name + ".echo", {"c": k, "i": i}))
+                        for i in range(50) for k, c in enumerate((c1, c2))
+                    ))
+                    assert results == [{"c": k, "i": i} for i in range(50) for k in (0, 1)]
+
+    run(main)
+
+
+def test_loop_in_a_thread(flux_uri):
+    out = {}
+
+    def worker():
+        async def main():
+            with Flux(flux_uri) as h, aio.attach(h):
+                res = await asyncio.gather(
+                    *(aio.wrap(h.rpc("broker.ping", {"seq": i})) for i in range(300))
+                )
+                out["seqs"] = [r["seq"] for r in res]
+                out["thread"] = threading.current_thread().name
+
+        try:
+            run(main)
+        except BaseException as exc:  # reported by the main thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=worker, name="aio-worker")
+    thread.start()
+
+    # meanwhile the main thread runs a loop of its own, on another handle
+    async def main():
+        with Flux(flux_uri) as h, aio.attach(h):
+            res = await asyncio.gather(
+                *(aio.wrap(h.rpc("broker.ping", {"seq": i})) for i in range(300))
+            )
+            return [r["seq"] for r in res]
+
+    assert run(main) == list(range(300))
+    thread.join(60)
+    assert "error" not in out, out.get("error")
+    assert out == {"seqs": list(range(300)), "thread": "aio-worker"}
+
+
+# -- timers ----------------------------------------------------------------------
+def test_timer_watcher_started_from_a_coroutine(handle):
+    async def main():
+        async with aio.attach(handle) as att:
+            fired = asyncio.get_event_loop().create_future()
+            timer = handle.timer_watcher_create(
+                0.1, lambda h, w, r, a: fired.set_result(time.monotonic())
+            )
+            start = time.monotonic()
+            timer.start()
+            att.kick()
+            runs = att.runs
+            when = await asyncio.wait_for(fired, 5)
+            timer.destroy()
+            assert 0.09 <= when - start < 2
+            # woken for the timer, not polling meanwhile
+            assert att.runs - runs < 20
+
+    run(main)
+
+
+def test_repeating_timer_started_in_a_callback(handle):
+    """A timer started inside a Flux callback needs no kick()."""
+    fires = []
+
+    async def main():
+        async with aio.attach(handle):
+            timers = []
+
+            def start_timer(fut):
+                t = handle.timer_watcher_create(
+                    0.02, lambda h, w, r, a: fires.append(time.monotonic()), repeat=0.02
+                )
+                t.start()
+                timers.append(t)
+
+            handle.rpc("broker.ping", {}).then(start_timer)
+            await until(lambda: len(fires) >= 5, limit=5)
+            timers[0].destroy()
+
+    run(main)
+
+
+def test_idle_means_idle(handle):
+    async def main():
+        async with aio.attach(handle) as att:
+            await aio.wrap(handle.rpc("broker.ping", {}))
+            await asyncio.sleep(0.05)
+            runs = att.runs
+            await asyncio.sleep(0.3)
+            assert att.runs == runs, "the reactor ran with nothing to do"
+
+    run(main)
+
+
+# -- streams -----------------------------------------------------------------------
+def test_stream_responses(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            got = [r["i"] async for r in aio.rpc_stream(handle, svc.name + ".stream", {"n": 5})]
+            assert got == [0, 1, 2, 3, 4]
+            fut = handle.rpc(svc.name + ".stream", {"n": 3}, flags=FLUX_RPC_STREAMING)
+            async with aio.stream(fut) as responses:
+                assert [r["i"] async for r in responses] == [0, 1, 2]
+            assert [r async for r in aio.rpc_stream(handle, svc.name + ".stream", {"n": 0})] == []
+
+    run(main)
+
+
+def test_stream_error_ends_with_the_error(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            got = []
+            with pytest.raises(OSError) as info:
+                async for r in aio.rpc_stream(handle, svc.name + ".stream",
+                                              {"n": 2, "errno": errno.EPERM}):
+                    got.append(r["i"])
+            assert got == [0, 1]
+            assert info.value.errno == errno.EPERM
+
+    run(main)
+
+
+def test_stream_break_releases(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            got = []
+            async for r in aio.rpc_stream(handle, svc.name + ".stream", {"n": 500}):
+                got.append(r["i"])
+                if len(got) == 3:
+                    break
+            assert got == [0, 1, 2]
+            collect_if_needed()
+            assert aio_count() == 0
+            # the rest of the stream arrives and is dropped quietly
+            await aio.wrap(handle.rpc("broker.ping", {}))
+            await asyncio.sleep(0.05)
+
+    run(main)
+
+
+def test_stream_of_a_then_future_fails(handle):
+    async def main():
+        async with aio.attach(handle):
+            fut = handle.rpc("broker.ping", {}).then(lambda f: None)
+            with pytest.raises(OSError) as info:
+                async for _ in aio.stream(fut):
+                    pass
+            assert info.value.errno == errno.EEXIST
+            await until(lambda: registries()["then"] == 0)
+
+    run(main)
+
+
+# -- events ------------------------------------------------------------------------
+class Spy:
+    """A raw event message watcher (no subscription of its own) counting
+    the events of a topic the broker delivers to a handle."""
+
+    def __init__(self, h, topic):
+        self.seen = []
+        self.w = h.msg_watcher_create(
+            lambda h, w, msg, a: self.seen.append(msg.topic), FLUX_MSGTYPE_EVENT, topic + "*"
+        )
+        self.w.start()
+
+    def destroy(self):
+        self.w.destroy()
+
+
+def test_events(flux_uri, handle):
+    topic = unique("aioev")
+
+    async def main():
+        with Flux(flux_uri) as publisher:
+            async with aio.attach(handle):
+                async with aio.events(handle, topic) as sub:
+                    publisher.event_send(topic + ".a", {"k": 1})
+                    publisher.event_send("other" + topic, {"k": 2})  # not ours
+                    publisher.event_send(topic, {"k": 3})
+                    got = []
+                    async for msg in sub:
+                        got.append((msg.topic, msg.payload))
+                        if len(got) == 2:
+                            break
+                assert got == [(topic + ".a", {"k": 1}), (topic, {"k": 3})]
+
+    run(main)
+
+
+async def _check_unsubscribed(h, publisher, topic, spy):
+    """Publish ``topic`` then a sync event: once the sync event arrives, the
+    first would have, too, had ``h`` still been subscribed."""
+    sync = unique("aiosync")
+    async with aio.events(h, sync) as syncs:
+        before = len(spy.seen)
+        publisher.event_send(topic)
+        publisher.event_send(sync)
+        async for _ in syncs:
+            break
+        assert len(spy.seen) == before, "event delivered after unsubscribing"
+
+
+def test_events_break_unsubscribes(flux_uri, handle):
+    topic = unique("aioev")
+
+    async def main():
+        with Flux(flux_uri) as publisher:
+            async with aio.attach(handle) as att:
+                spy = Spy(handle, topic)
+                stop = []
+
+                async def publish():
+                    while not stop:
+                        publisher.event_send(topic, {"t": time.monotonic()})
+                        await asyncio.sleep(0.01)
+
+                task = asyncio.ensure_future(publish())
+                n = 0
+                async for msg in aio.events(handle, topic):
+                    n += 1
+                    if n == 3:
+                        break
+                stop.append(1)
+                await task
+                collect_if_needed()
+                assert spy.seen, "the spy saw nothing while subscribed"
+                assert att._subscriptions == {}
+                assert aio_count() == 0
+                await _check_unsubscribed(handle, publisher, topic, spy)
+                spy.destroy()
+
+    run(main)
+
+
+def test_events_exception_unsubscribes(flux_uri, handle):
+    topic = unique("aioev")
+
+    async def main():
+        with Flux(flux_uri) as publisher:
+            async with aio.attach(handle) as att:
+                spy = Spy(handle, topic)
+                with pytest.raises(ZeroDivisionError):
+                    async with aio.events(handle, topic) as sub:
+                        publisher.event_send(topic)
+                        async for _ in sub:
+                            1 / 0
+                assert spy.seen == [topic]
+                assert att._subscriptions == {}
+                await _check_unsubscribed(handle, publisher, topic, spy)
+                spy.destroy()
+
+    run(main)
+
+
+def test_two_subscriptions_to_one_topic(flux_uri, handle):
+    topic = unique("aioev")
+
+    async def main():
+        with Flux(flux_uri) as publisher:
+            async with aio.attach(handle) as att:
+                first = aio.events(handle, topic)
+                async with first, aio.events(handle, topic) as second:
+                    assert att._subscriptions == {topic.encode(): 2}
+                    first.close()
+                    assert att._subscriptions == {topic.encode(): 1}
+                    publisher.event_send(topic, {"n": 1})
+                    async for msg in second:
+                        assert msg.payload == {"n": 1}
+                        break
+                assert att._subscriptions == {}
+
+    run(main)
+
+
+def test_events_need_attach(handle):
+    with pytest.raises(RuntimeError, match="attach"):
+        aio.events(handle, "x")
+
+
+def test_connection_lost_fails_what_waits(flux_uri):
+    """When the instance goes away, awaiters get ECONNRESET, not a hang."""
+    from conftest import Instance
+
+    from flux_ctypes.lib import flux_command
+
+    instance = Instance(flux_command(), size=1)
+    name = unique("aiolost")
+
+    async def main():
+        with Flux(instance.uri) as h:
+            async with aio.attach(h) as att:
+                held = []
+                watcher = h.msg_watcher_create(
+                    lambda h, w, msg, a: held.append(msg), FLUX_MSGTYPE_REQUEST, name + ".*"
+                )
+                watcher.start()
+                await aio.wrap(h.service_register(name))
+                waiting = aio.wrap(h.rpc(name + ".hold"))
+                await until(lambda: held)
+                instance.stop()
+                with pytest.raises(OSError) as info:
+                    await asyncio.wait_for(waiting, 30)
+                assert info.value.errno == errno.ECONNRESET
+                with pytest.raises(OSError):  # and so does anything after
+                    await asyncio.wait_for(aio.wrap(h.rpc("broker.ping", {})), 30)
+                watcher.destroy()
+                del held[:]
+            assert att.closed
+
+    try:
+        run(main)
+    finally:
+        if instance.proc.poll() is None:
+            instance.stop()
+
+
+def test_handle_closed_by_its_owner_while_attached(flux_uri):
+    async def main():
+        h = Flux(flux_uri)
+        with h:
+            att = aio.attach(h)
+            assert (await aio.wrap(h.rpc("broker.ping", {"seq": 5})))["seq"] == 5
+        # the owner closed it; the attachment still holds the pollfd
+        await asyncio.sleep(0.01)
+        att.detach()
+
+    run(main)
