@@ -80,10 +80,27 @@ def handle(flux_uri):
 
 
 def open_fds():
+    """How many file descriptors this process has open.
+
+    libflux-core before 0.88 (seen in 0.77.0, and with the official
+    bindings too) leaks one epoll descriptor for each handle on which
+    flux_attr_get() went to the broker; those are not counted there, so
+    the checks still catch every leak of ours."""
     try:
-        return len(os.listdir("/proc/self/fd"))
+        names = os.listdir("/proc/self/fd")
     except OSError:
         return 0
+    if flux_lib._loaded is None or flux_lib._loaded.version_tuple >= (0, 88):
+        return len(names)
+    count = 0
+    for name in names:
+        try:
+            if os.readlink("/proc/self/fd/" + name) == "anon_inode:[eventpoll]":
+                continue
+        except OSError:
+            continue
+        count += 1
+    return count
 
 
 @pytest.fixture(autouse=True)
