@@ -562,12 +562,25 @@ def _traced(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return traced
 
 
+# The tracer shows our pointers by their C type names, not ctypes' own
+# ("LP__FluxHandle").
+_C_NAMES = {
+    flux_t: "flux_t",
+    flux_msg_t: "flux_msg_t",
+    flux_future_t: "flux_future_t",
+    flux_reactor_t: "flux_reactor_t",
+    flux_watcher_t: "flux_watcher_t",
+    flux_msg_handler_t: "flux_msg_handler_t",
+    flux_conf_t: "flux_conf_t",
+}  # type: Dict[Any, str]
+
+
 def _show(value: Any) -> str:
     if isinstance(value, ctypes._Pointer):
         if not value:
             return "NULL"
         addr = ctypes.cast(value, c_void_p).value or 0
-        return "<{} 0x{:x}>".format(type(value).__name__, addr)
+        return "<{} 0x{:x}>".format(_C_NAMES.get(type(value), type(value).__name__), addr)
     return repr(value)
 
 
@@ -577,7 +590,12 @@ def bind(fn: Fn) -> Callable[..., Any]:
     try:
         func = getattr(cdll, fn.name)
     except AttributeError:
-        return _missing_stub(fn.name)
+        stub = _missing_stub(fn.name)
+        if os.environ.get(ENV_TRACE, "") not in ("", "0"):
+            traced = _traced(fn.name, stub)
+            traced.missing = True  # type: ignore[attr-defined]
+            return traced
+        return stub
     func.restype = fn.restype
     func.argtypes = list(fn.argtypes)
     checker = _CHECKERS[fn.errors]

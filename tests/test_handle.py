@@ -1,7 +1,6 @@
 """The Flux handle against a live instance."""
 
 import errno
-import gc
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from flux_ctypes.constants import (
     FLUX_O_NONBLOCK,
 )
 from flux_ctypes.handle import CLOSED
-from conftest import open_fds
+from conftest import collect, open_fds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,24 +54,24 @@ def test_with_block_closes_once(flux_uri):
     with pytest.raises(ctypes.ArgumentError):  # no use-after-free
         h.get_rank()
     del h
-    gc.collect()  # the finalizer already ran: nothing is closed twice
+    collect()  # the finalizer already ran: nothing is closed twice
 
 
 def test_300_handles_do_not_leak_fds(flux_uri):
-    gc.collect()
+    collect()
     before = open_fds()
     for _ in range(300):
         h = Flux(flux_uri)
         h.rpc("broker.ping", {}).get()
         del h
-    gc.collect()
+    collect()
     assert open_fds() <= before
 
 
 def test_borrowed_handle_takes_its_own_reference(handle):
     other = Flux(handle=handle.handle)
     del other
-    gc.collect()
+    collect()
     assert handle.rpc("broker.ping", {}).get()["userid"] == os.getuid()
     # also by address, as flux's module loader passes it
     import ctypes

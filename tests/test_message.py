@@ -1,11 +1,10 @@
 """Messages: building, reading and reference counting (needs libflux-core)."""
 
 import errno
-import gc
 
 import pytest
 
-from conftest import library_or_skip
+from conftest import collect, library_or_skip
 from flux_ctypes import Message
 from flux_ctypes.constants import (
     FLUX_MSGTYPE_EVENT,
@@ -108,7 +107,7 @@ def test_wrapping_takes_and_gives_back_one_reference():
         wrapper = Message(handle=raw)
         assert wrapper.topic == "refcount.test"
         del wrapper
-        gc.collect()
+        collect()
     # our own reference is still good: the wrappers each took and gave one
     again = Message(handle=raw)
     assert again.topic == "refcount.test"

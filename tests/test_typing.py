@@ -1,7 +1,7 @@
 """The runtime package is fully typed: mypy --strict is clean."""
 
+import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 
@@ -15,8 +15,11 @@ def test_py_typed_marker_ships():
 
 
 def test_mypy_strict_is_clean():
-    if shutil.which("mypy") is None:
-        pytest.skip("mypy is not installed (pip install -e '.[test]' brings it)")
+    # the mypy of this interpreter, which the command below runs (one on
+    # PATH may belong to another)
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed for {} (pip install -e '.[dev]' brings it)".format(
+            sys.executable))
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "flux_ctypes"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,

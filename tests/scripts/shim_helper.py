@@ -1,0 +1,1 @@
+MARK = "helper beside the script"
