@@ -18,7 +18,7 @@ def test_mypy_strict_is_clean():
     # the mypy of this interpreter, which the command below runs (one on
     # PATH may belong to another)
     if importlib.util.find_spec("mypy") is None:
-        pytest.skip("mypy is not installed for {} (pip install -e '.[dev]' brings it)".format(
+        pytest.skip("mypy is not installed for {} (pip install -e '.[test]' brings it)".format(
             sys.executable))
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "flux_ctypes"],
