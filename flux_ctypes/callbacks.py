@@ -7,11 +7,12 @@ integer is the ``void *arg`` C stores.  Keys are never reused, so a late
 callback carrying a stale key finds nothing instead of a stranger.
 """
 
+import ctypes
 import itertools
 import threading
 from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
 
-from flux_ctypes.lib import lib
+from flux_ctypes.lib import flux_reactor_t, lib
 
 T = TypeVar("T")
 
@@ -29,7 +30,9 @@ class Registry(Generic[T]):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._objects: Dict[int, T] = {}
+        self._objects: Dict[Any, T] = {}
+        # What the trampolines call: the dict's own get(), no Python frame.
+        self.lookup: Callable[[Any], Optional[T]] = self._objects.get
         ALL.append(self)
 
     def add(self, obj: T) -> int:
@@ -41,7 +44,7 @@ class Registry(Generic[T]):
         self._objects[key] = obj
 
     def get(self, key: Optional[int]) -> Optional[T]:
-        return self._objects.get(key)  # type: ignore[arg-type]
+        return self._objects.get(key)
 
     def discard(self, key: int) -> None:
         self._objects.pop(key, None)
@@ -78,6 +81,8 @@ def fail(exc: BaseException, reactor: Any) -> None:
     if state.exception is None:
         state.exception = exc
     if reactor:
+        if isinstance(reactor, int):  # an address, as trampolines get it
+            reactor = ctypes.cast(reactor, flux_reactor_t)
         lib.flux_reactor_stop_error(reactor)
 
 

@@ -1,8 +1,8 @@
 """Futures: the result of an RPC or any other asynchronous libflux-core call.
 
 A :class:`Future` owns one reference on a C ``flux_future_t`` and gives it
-back exactly once, through ``weakref.finalize``.  While a ``then()``
-callback is pending the future sits in a registry, so
+back exactly once, when collected (:func:`flux_ctypes.lib.own`).  While a
+``then()`` callback is pending the future sits in a registry, so
 ``h.rpc(...).then(cb)`` works with no reference kept by the caller.
 """
 
@@ -14,7 +14,8 @@ import threading
 import time
 import weakref
 from ctypes import byref, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generator, List, Optional
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Generator, List, Mapping, Optional
 
 from flux_ctypes.callbacks import (
     WORK_HOOKS,
@@ -25,12 +26,15 @@ from flux_ctypes.callbacks import (
     reactor_has_work,
     state,
 )
-from flux_ctypes.lib import flux_continuation_f, flux_future_t, lib, release
+from flux_ctypes.lib import flux_continuation_f, flux_future_t, lib, own, trampoline
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux_ctypes.handle import Flux
 
 __all__ = ["Future", "FutureExt", "WaitAllFuture"]
+
+# then_kwargs of a callback without keyword arguments: shared, so read-only.
+_NO_KWARGS: "Mapping[str, Any]" = MappingProxyType({})
 
 try:  # the C function: signal.getsignal() adds an enum lookup per call
     from _signal import getsignal as _getsignal  # type: ignore[import-not-found,unused-ignore]
@@ -61,8 +65,9 @@ def _blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     deadlock.  Other futures (FutureExt, composites of them) wait in one
     piece, as libflux-core does.
     """
-    if lib.flux_future_is_ready(fptr):
-        return
+    # No flux_future_is_ready() first: flux_future_wait_for() returns at
+    # once for a fulfilled future, and a synchronous RPC is never fulfilled
+    # yet, so that call was one more per get().
     if (
         not sliced
         or state.reactor_depth
@@ -99,17 +104,20 @@ def future_error(fptr: Any, exc: OSError) -> BaseException:
     return exc
 
 
+_then_lookup = _THEN.lookup
+
+
 def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
-    future = _THEN.get(key)
+    future = _then_lookup(key)
     if future is None:
         return
     try:
         if not future.stopped:
             future.then_cb(future, *future.then_args, **future.then_kwargs)
     except BaseException as exc:  # nothing may cross back into C
-        fail(exc, lib.flux_future_get_reactor(fptr))
+        fail(exc, lib.flux_future_get_reactor(future.handle))
         # Don't call back again (and fail again) if the reactor restarts.
-        lib.flux_future_reset(fptr)
+        lib.flux_future_reset(future.handle)
         future.stopped = True
     finally:
         future._then_pending -= 1
@@ -118,7 +126,7 @@ def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
             _THEN.discard(key)  # type: ignore[arg-type]
 
 
-_on_continuation = flux_continuation_f(_continuation_cb)  # made once
+_on_continuation = trampoline(flux_continuation_f, _continuation_cb, c_void_p, c_void_p)
 
 
 class Future:
@@ -132,6 +140,13 @@ class Future:
     then_cb: Callable[..., Any]
     handle: Any
     _keepalive: Any
+    # Class-level defaults, overridden per object by then()/stop(): most
+    # futures never get a callback, and an empty dict per future is 64 bytes.
+    stopped = False
+    then_args: Any = ()
+    then_kwargs: Mapping[str, Any] = _NO_KWARGS
+    _then_key = 0
+    _then_pending = 0
     # fulfilled by messages on a handle, so blocking waits may be sliced
     # (see _blocking_wait); set by RPC and by the Flux methods making futures
     _sliced = False
@@ -147,16 +162,9 @@ class Future:
             raise TypeError("Future needs a flux_future_t pointer or a Future")
         self.handle = future_handle
         self._keepalive = keepalive
-        self.stopped = False
-        self.then_args: Any = ()
-        self.then_kwargs: Dict[str, Any] = {}
-        self._then_key = 0
-        self._then_pending = 0
         # ``keepalive`` (the Flux object, for an RPC) lives until the C future
         # is destroyed, so a handle is never closed under its futures.
-        self._finalizer = weakref.finalize(
-            self, release, lib.flux_future_destroy, future_handle, keepalive
-        )
+        own(self, lib.flux_future_destroy, future_handle, keepalive)
 
     # -- results -----------------------------------------------------------
     def wait_for(self, timeout: float = -1.0) -> "Future":
@@ -210,7 +218,7 @@ class Future:
             raise ValueError("Callback cannot be None")
         self.then_cb = callback
         self.then_args = args
-        self.then_kwargs = kwargs
+        self.then_kwargs = kwargs if kwargs else _NO_KWARGS
         key = _THEN.add(self)
         self._then_key = key
         self._then_pending = 1
@@ -307,10 +315,10 @@ def _init_cb(fptr: Any, key: Optional[int]) -> None:
     try:
         future.init_cb(future, *future.init_args, **future.init_kwargs)
     except BaseException as exc:
-        fail(exc, lib.flux_future_get_reactor(fptr))
+        fail(exc, lib.flux_future_get_reactor(future.handle))
 
 
-_on_init = flux_continuation_f(_init_cb)  # made once
+_on_init = trampoline(flux_continuation_f, _init_cb, c_void_p, c_void_p)
 
 _libc: Any = None
 

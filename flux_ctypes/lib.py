@@ -9,13 +9,11 @@ flux-core still imports and everything it does have keeps working.
 """
 
 import ctypes
-import ctypes.util
 import errno as _errno
 import os
-import re
-import shutil
 import sys
 import threading
+import weakref
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -30,7 +28,7 @@ from ctypes import (
     c_uint32,
     c_void_p,
 )
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 SONAME = "libflux-core.so.2"
 ENV_LIB = "FLUX_CORE_LIB"
@@ -139,6 +137,21 @@ flux_continuation_f = CFUNCTYPE(None, flux_future_t, c_void_p)
 flux_msg_handler_f = CFUNCTYPE(
     None, flux_t, flux_msg_handler_t, flux_msg_t, c_void_p
 )
+
+
+def trampoline(functype: Any, func: Callable[..., None], *argtypes: Any) -> Any:
+    """``func`` as a C callback of type ``functype`` whose arguments reach
+    Python as ``argtypes`` instead.
+
+    A ctypes callback builds one Python object per argument per call, and a
+    typed pointer (``flux_reactor_t``...) costs far more than the plain int
+    that ``c_void_p`` gives.  Trampolines find their Python object by key and
+    never hand these pointers back to C, so they take them as c_void_p; the
+    C signature is the same, and the result has the table's type, as the
+    functions taking it expect (it keeps the callback object alive).
+    """
+    receive = CFUNCTYPE(functype._restype_, *argtypes)
+    return ctypes.cast(receive(func), functype)
 
 
 def _nullable(functype: Any) -> Any:
@@ -441,6 +454,8 @@ class LoadedLibrary(NamedTuple):
 
 def parse_version(text: str) -> Tuple[int, ...]:
     """``"0.88.0-59-g4a5e79f56"`` -> ``(0, 88, 0)``."""
+    import re  # here, like the loader's imports below: not at import time
+
     match = re.match(r"v?(\d+(?:\.\d+)*)", text.strip())
     if not match:
         return ()
@@ -456,11 +471,19 @@ def flux_command() -> Optional[str]:
         beside = os.path.join(os.path.dirname(os.path.abspath(libdir)), "bin", "flux")
         if os.access(beside, os.X_OK):
             return beside
+    import shutil
+
     return shutil.which("flux")
 
 
 def candidates() -> List[Tuple[str, str]]:
     """Every (rule, path) to try, in order; see README "Finding libflux-core"."""
+    # Imported here, when the library is first needed: ctypes.util and
+    # shutil (with subprocess, tempfile, bz2, lzma...) are a third of
+    # 'import flux_ctypes' otherwise.
+    import ctypes.util
+    import shutil
+
     found = []  # type: List[Tuple[str, str]]
     env = os.environ.get(ENV_LIB)
     if env:
@@ -626,6 +649,48 @@ class _Functions:
 
 
 lib = _Functions()  # type: Any
+
+
+class _Owned(weakref.ref):  # type: ignore[type-arg]
+    """What :func:`own` keeps: a weak reference to a wrapper, with the C
+    reference it gives back when the wrapper dies."""
+
+    __slots__ = ("destroy", "ptr", "keepalive")
+    destroy: Callable[[Any], None]
+    ptr: Any
+    keepalive: Any
+    # By identity, whatever the wrapper (or a user's subclass) defines.
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
+
+# A weakref's callback runs only if the weakref is still alive: this set
+# holds each one until its wrapper dies.
+_OWNED: "Set[_Owned]" = set()
+
+
+def _owner_died(ref: "_Owned") -> None:
+    try:
+        _OWNED.remove(ref)
+    except KeyError:  # pragma: no cover - given back already
+        return
+    ref.destroy(ref.ptr)
+
+
+def own(obj: Any, destroy: Callable[[Any], None], ptr: Any, keepalive: Any = None) -> None:
+    """Call ``destroy(ptr)`` exactly once, when ``obj`` is collected, and
+    keep ``keepalive`` (the Flux object under a future) alive until then.
+
+    weakref.finalize does the same, plus an at-exit run that futures and
+    messages don't need, at about twice the memory (an _Info record, a
+    registry entry and an argument tuple per object) and three times the
+    time; these objects are made by the thousand.  Flux handles and
+    watchers keep weakref.finalize."""
+    ref = _Owned(obj, _owner_died)
+    ref.destroy = destroy
+    ref.ptr = ptr
+    ref.keepalive = keepalive
+    _OWNED.add(ref)
 
 
 def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:

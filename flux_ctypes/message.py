@@ -3,7 +3,6 @@
 import ctypes
 import errno
 import json
-import weakref
 from ctypes import byref, c_char_p, c_int, c_uint32, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
@@ -14,9 +13,16 @@ from flux_ctypes.constants import (
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
 )
-from flux_ctypes.lib import flux_match, flux_msg_handler_f, flux_msg_t, lib
+from flux_ctypes.lib import (
+    flux_match,
+    flux_msg_handler_f,
+    flux_msg_t,
+    lib,
+    own,
+    trampoline,
+)
 from flux_ctypes.util import decode_text, encode_payload, encode_topic
-from flux_ctypes.watchers import _ACTIVE, Watcher
+from flux_ctypes.watchers import _ACTIVE, Watcher, _active
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux_ctypes.handle import Flux
@@ -50,14 +56,14 @@ class Message:
         else:
             raise TypeError("handle must be a non-NULL flux_msg_t pointer")
         self.handle = ptr
-        weakref.finalize(self, lib.flux_msg_decref, ptr)
+        own(self, lib.flux_msg_decref, ptr)
 
     @classmethod
     def _adopt(cls, ptr: Any) -> "Message":
         """Wrap a message whose reference the caller hands over."""
         msg = cls.__new__(cls)
         msg.handle = ptr
-        weakref.finalize(msg, lib.flux_msg_decref, ptr)
+        own(msg, lib.flux_msg_decref, ptr)
         return msg
 
     @classmethod
@@ -113,8 +119,8 @@ class Message:
     @property
     def payload_str(self) -> Optional[str]:
         """The payload as text, or None when the message has none."""
-        if not lib.flux_msg_has_payload(self.handle):
-            return None
+        # flux_msg_get_string() itself gives NULL for a message without
+        # payload (every flux-core since 0.50 at least), so no has_payload().
         value = c_char_p()
         lib.flux_msg_get_string(self.handle, byref(value))
         return decode_text(value.value)
@@ -165,7 +171,7 @@ class Message:
 def _message_cb(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
     """callback(handle, watcher, message, args); the message is borrowed,
     so the Message wrapper takes its own reference."""
-    watcher = _ACTIVE.get(key)
+    watcher = _active(key)
     if watcher is None:
         return
     watcher._running += 1
@@ -176,10 +182,15 @@ def _message_cb(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
     except BaseException as exc:  # nothing may cross back into C
         fail(exc, watcher.flux_handle.get_reactor())
     finally:
-        watcher._after_callback()
+        watcher._running -= 1
+        if watcher._destroy_deferred:
+            watcher._after_callback()
 
 
-_on_message = flux_msg_handler_f(_message_cb)  # the trampoline, made once
+# the trampoline, made once; the message stays typed (it is wrapped)
+_on_message = trampoline(
+    flux_msg_handler_f, _message_cb, c_void_p, c_void_p, flux_msg_t, c_void_p
+)
 
 
 class MessageWatcher(Watcher):

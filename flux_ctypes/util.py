@@ -2,7 +2,8 @@
 
 import errno
 import json
-from typing import Any, Optional
+import json.encoder
+from typing import Any, Callable, List, Optional
 
 
 def encode_topic(topic: Any) -> bytes:
@@ -17,6 +18,42 @@ def encode_topic(topic: Any) -> bytes:
     raise TypeError("Topic must be a string, not {}".format(type(topic)))
 
 
+_checked = json.JSONEncoder(ensure_ascii=False)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _make_flat_encode() -> "Optional[Callable[[Any, int], List[str]]]":
+    # The C encoder JSONEncoder.encode() would build, built once.  Without
+    # its circular-reference bookkeeping (a dict per call, which is what
+    # makes one unshareable), so it is only given flat dicts (below).
+    make = getattr(json.encoder, "c_make_encoder", None)  # None without _json
+    if make is None:  # pragma: no cover - not CPython
+        return None
+    return make(  # type: ignore[no-any-return]
+        None, _checked.default, json.encoder.encode_basestring, None,
+        _checked.key_separator, _checked.item_separator, False, False, True,
+    )
+
+
+_flat_encode = _make_flat_encode()
+
+
+def _json_encode(payload: Any) -> str:
+    """``json.dumps(payload, ensure_ascii=False)``.
+
+    json.dumps() with an option builds a JSONEncoder per call, and
+    encode() a C encoder per call: most of the cost of a small payload.  A
+    dict of plain scalars (the usual request) can hold no cycle, so it goes
+    through a C encoder made once; anything else through the checking one.
+    """
+    if _flat_encode is not None and type(payload) is dict:
+        for value in payload.values():
+            if type(value) not in _SCALARS:
+                return _checked.encode(payload)
+        return "".join(_flat_encode(payload, 0))
+    return _checked.encode(payload)
+
+
 def encode_payload(payload: Any) -> Optional[bytes]:
     """A payload as bytes for C: None stays NULL, str and bytes are sent as
     they are, anything else goes through json.dumps()."""
@@ -26,7 +63,7 @@ def encode_payload(payload: Any) -> Optional[bytes]:
         return payload
     if isinstance(payload, str):
         return payload.encode("utf-8", "surrogateescape")
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    return _json_encode(payload).encode("utf-8", "surrogateescape")
 
 
 def decode_text(raw: Optional[bytes]) -> Optional[str]:

@@ -10,11 +10,12 @@ stopped or destroyed, and a stopped one is freed like any other object.
 import errno
 import signal
 import weakref
+from ctypes import c_int, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from flux_ctypes.callbacks import WORK_HOOKS, Registry, fail, new_key, reactor_has_work
 from flux_ctypes.constants import FLUX_POLLERR, FLUX_POLLIN, FLUX_POLLOUT
-from flux_ctypes.lib import flux_watcher_f, lib, release
+from flux_ctypes.lib import flux_watcher_f, lib, release, trampoline
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux_ctypes.handle import Flux
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 _ACTIVE: "Registry[Watcher]" = Registry("watchers")
+_active = _ACTIVE.lookup
 
 
 class Watcher:
@@ -120,15 +122,16 @@ class Watcher:
             self._finalizer()
 
     def _after_callback(self) -> None:
-        self._running -= 1
-        if self._destroy_deferred and not self._running:
+        """Finish a destroy() that our own callback asked for (the
+        trampolines call this only when one was deferred)."""
+        if not self._running:
             self._destroy_deferred = False
             self._finalizer()
 
 
 def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
     """Timer, prepare, check and idle: callback(handle, watcher, revents, args)."""
-    watcher = _ACTIVE.get(key)
+    watcher = _active(key)
     if watcher is None:
         return
     if watcher._oneshot:
@@ -139,12 +142,14 @@ def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> No
     except BaseException as exc:  # nothing may cross back into C
         fail(exc, reactor)
     finally:
-        watcher._after_callback()
+        watcher._running -= 1
+        if watcher._destroy_deferred:
+            watcher._after_callback()
 
 
 def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
     """fd watchers: callback(handle, watcher, fd, revents, args)."""
-    watcher = _ACTIVE.get(key)
+    watcher = _active(key)
     if watcher is None:
         return
     watcher._running += 1
@@ -155,12 +160,14 @@ def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
     except BaseException as exc:
         fail(exc, reactor)
     finally:
-        watcher._after_callback()
+        watcher._running -= 1
+        if watcher._destroy_deferred:
+            watcher._after_callback()
 
 
 def _signal_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
     """Signal watchers: callback(handle, watcher, signum, args)."""
-    watcher = _ACTIVE.get(key)
+    watcher = _active(key)
     if watcher is None:
         return
     watcher._running += 1
@@ -171,13 +178,15 @@ def _signal_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> Non
     except BaseException as exc:
         fail(exc, reactor)
     finally:
-        watcher._after_callback()
+        watcher._running -= 1
+        if watcher._destroy_deferred:
+            watcher._after_callback()
 
 
 # The trampolines: made once, here, and never freed.
-_on_revents = flux_watcher_f(_revents_cb)
-_on_fd = flux_watcher_f(_fd_cb)
-_on_signal = flux_watcher_f(_signal_cb)
+_on_revents = trampoline(flux_watcher_f, _revents_cb, c_void_p, c_void_p, c_int, c_void_p)
+_on_fd = trampoline(flux_watcher_f, _fd_cb, c_void_p, c_void_p, c_int, c_void_p)
+_on_signal = trampoline(flux_watcher_f, _signal_cb, c_void_p, c_void_p, c_int, c_void_p)
 
 
 def _check_time(value: float, what: str) -> float:
