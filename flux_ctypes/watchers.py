@@ -121,6 +121,10 @@ class Watcher:
         elif self._finalizer is not None:
             self._finalizer()
 
+    def _invoke(self, revents: int) -> None:
+        """Call the user's callback (fd and signal watchers override)."""
+        self.callback(self.flux_handle, self, revents, self.args)  # type: ignore[misc]
+
     def _after_callback(self) -> None:
         """Finish a destroy() that our own callback asked for (the
         trampolines call this only when one was deferred)."""
@@ -147,34 +151,15 @@ def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> No
             watcher._after_callback()
 
 
-def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
-    """fd watchers: callback(handle, watcher, fd, revents, args)."""
+def _kind_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+    """fd and signal watchers, whose callbacks take more than revents:
+    the watcher class builds the call (see ``_invoke``)."""
     watcher = _active(key)
     if watcher is None:
         return
     watcher._running += 1
     try:
-        watcher.callback(  # type: ignore[misc]
-            watcher.flux_handle, watcher, watcher.fd_int, revents, watcher.args  # type: ignore[attr-defined]
-        )
-    except BaseException as exc:
-        fail(exc, reactor)
-    finally:
-        watcher._running -= 1
-        if watcher._destroy_deferred:
-            watcher._after_callback()
-
-
-def _signal_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
-    """Signal watchers: callback(handle, watcher, signum, args)."""
-    watcher = _active(key)
-    if watcher is None:
-        return
-    watcher._running += 1
-    try:
-        watcher.callback(  # type: ignore[misc]
-            watcher.flux_handle, watcher, watcher.signal_int, watcher.args  # type: ignore[attr-defined]
-        )
+        watcher._invoke(revents)
     except BaseException as exc:
         fail(exc, reactor)
     finally:
@@ -185,8 +170,7 @@ def _signal_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> Non
 
 # The trampolines: made once, here, and never freed.
 _on_revents = trampoline(flux_watcher_f, _revents_cb, c_void_p, c_void_p, c_int, c_void_p)
-_on_fd = trampoline(flux_watcher_f, _fd_cb, c_void_p, c_void_p, c_int, c_void_p)
-_on_signal = trampoline(flux_watcher_f, _signal_cb, c_void_p, c_void_p, c_int, c_void_p)
+_on_kind = trampoline(flux_watcher_f, _kind_cb, c_void_p, c_void_p, c_int, c_void_p)
 
 
 def _check_time(value: float, what: str) -> float:
@@ -239,8 +223,12 @@ class FDWatcher(Watcher):
         self.fd_int = int(fd_int)
         self.events = events
         self._adopt(lib.flux_fd_watcher_create(
-            flux_handle.get_reactor(), self.fd_int, events, _on_fd, self._key
+            flux_handle.get_reactor(), self.fd_int, events, _on_kind, self._key
         ))
+
+
+    def _invoke(self, revents: int) -> None:
+        self.callback(self.flux_handle, self, self.fd_int, revents, self.args)  # type: ignore[misc]
 
 
 class SignalWatcher(Watcher):
@@ -256,8 +244,12 @@ class SignalWatcher(Watcher):
             raise OSError(errno.EINVAL, "invalid signal number {}".format(signal_int))
         self.signal_int = signal_int
         self._adopt(lib.flux_signal_watcher_create(
-            flux_handle.get_reactor(), signal_int, _on_signal, self._key
+            flux_handle.get_reactor(), signal_int, _on_kind, self._key
         ))
+
+
+    def _invoke(self, revents: int) -> None:
+        self.callback(self.flux_handle, self, self.signal_int, self.args)  # type: ignore[misc]
 
 
 class PrepareWatcher(Watcher):
