@@ -31,6 +31,9 @@ except ctypes.ArgumentError:
     print("argument error")
 h.log(7, "100% traced")
 del h
+import gc  # PyPy frees the futures (and then the handle) only when collected
+for _ in range(4):
+    gc.collect()
 print("done")
 """
 
