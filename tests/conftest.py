@@ -8,6 +8,7 @@ and no file descriptor open.
 
 import gc
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,41 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from flux_ctypes import lib as flux_lib  # noqa: E402
 from flux_ctypes.callbacks import registries  # noqa: E402
+
+
+CTRL_C_TEMPLATE = r"""
+import sys
+sys.path.insert(0, {root!r})
+from flux_ctypes import Flux
+h = Flux()
+{setup}
+try:
+    {blocking}
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+finally:
+    print("finally ran", flush=True)
+"""
+
+
+def interrupt_child(setup, blocking, ready_line, delay=0.0):
+    """Run ``setup`` then the blocking statement in a child process, send
+    it SIGINT once it printed ``ready_line``, and check that the blocking
+    call raised KeyboardInterrupt and that ``finally`` blocks ran."""
+    code = CTRL_C_TEMPLATE.format(
+        root=os.path.dirname(HERE), setup=setup, blocking=blocking
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert proc.stdout.readline().strip() == ready_line
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert "KeyboardInterrupt" in out, err
+    assert "finally ran" in out
+    assert proc.returncode == 0
 
 
 def library_or_skip():

@@ -2,11 +2,7 @@
 
 import errno
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 
 import pytest
 
@@ -19,9 +15,8 @@ from flux_ctypes.constants import (
     FLUX_O_NONBLOCK,
 )
 from flux_ctypes.handle import CLOSED
-from conftest import collect, open_fds
+from conftest import collect, interrupt_child, open_fds
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_connect_failure_has_flux_text(tmp_path, flux_uri):
@@ -309,32 +304,11 @@ def test_threads_each_with_a_handle(flux_uri):
     assert sorted(counts) == [(n, 1) for n in range(4)]
 
 
-CTRL_C_CHILD = r"""
-import os, sys, signal, time
-sys.path.insert(0, {root!r})
-from flux_ctypes import Flux
-h = Flux()
-h.service_register("silent").get()   # a service that never answers
-f = h.rpc("silent.wait")
-print("ready", flush=True)
-try:
-    f.get()
-except KeyboardInterrupt:
-    print("KeyboardInterrupt", flush=True)
-finally:
-    print("finally ran", flush=True)
-"""
-
-
 def test_ctrl_c_during_blocking_get(flux_uri):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_CHILD.format(root=ROOT)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    interrupt_child(
+        setup='h.service_register("silent").get()  # never answers\n'
+              'f = h.rpc("silent.wait")\nprint("ready", flush=True)',
+        blocking="f.get()",
+        ready_line="ready",
+        delay=0.3,
     )
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    assert "KeyboardInterrupt" in out, err
-    assert "finally ran" in out
-    assert proc.returncode == 0

@@ -4,14 +4,12 @@ import errno
 import os
 import platform
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from conftest import collect
+from conftest import collect, interrupt_child
 
 from flux_ctypes import Flux
 from flux_ctypes.callbacks import registries
@@ -32,7 +30,6 @@ from flux_ctypes.watchers import (
     TimerWatcher,
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def rss_kb():
@@ -430,32 +427,13 @@ def test_watchers_in_threads(flux_uri):
     assert results == {n: ("boom", n, 10) for n in range(3)}
 
 
-REACTOR_CTRL_C_CHILD = r"""
-import sys
-sys.path.insert(0, {root!r})
-from flux_ctypes import Flux
-h = Flux()
-w = h.timer_watcher_create(0.05, lambda *a: print("tick", flush=True), repeat=0.05).start()
-try:
-    h.reactor_run()
-except KeyboardInterrupt:
-    print("KeyboardInterrupt", flush=True)
-finally:
-    print("finally ran", flush=True)
-"""
-
-
 def test_ctrl_c_stops_reactor_run(flux_uri):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", REACTOR_CTRL_C_CHILD.format(root=ROOT)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    interrupt_child(
+        setup='h.timer_watcher_create(0.05, lambda *a: print("tick", flush=True), '
+              "repeat=0.05).start()",
+        blocking="h.reactor_run()",
+        ready_line="tick",
     )
-    assert proc.stdout.readline().strip() == "tick"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    assert "KeyboardInterrupt" in out, err
-    assert "finally ran" in out
-    assert proc.returncode == 0
 
 
 def test_watcher_cycles_do_not_grow(handle):
