@@ -2,7 +2,6 @@
 
 import ctypes
 import errno
-import json
 from ctypes import byref, c_char_p, c_int, c_uint32, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
@@ -21,7 +20,7 @@ from flux_ctypes.lib import (
     own,
     trampoline,
 )
-from flux_ctypes.util import decode_text, encode_payload, encode_topic
+from flux_ctypes.util import decode_json, decode_text, encode_payload, encode_topic
 from flux_ctypes.watchers import _ACTIVE, Watcher, _active
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,7 +132,7 @@ class Message:
     def payload(self) -> Any:
         """The payload, JSON-decoded (None when the message has none)."""
         text = self.payload_str
-        return None if text is None else json.loads(text)
+        return None if text is None else decode_json(text)
 
     @payload.setter
     def payload(self, value: Any) -> None:
