@@ -27,6 +27,7 @@ from flux_ctypes.callbacks import (
     state,
 )
 from flux_ctypes.lib import flux_continuation_f, flux_future_t, lib, own, trampoline
+from flux_ctypes.util import decode_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux_ctypes.handle import Flux
@@ -40,6 +41,8 @@ try:  # the C function: signal.getsignal() adds an enum lookup per call
     from _signal import getsignal as _getsignal  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - other interpreters
     _getsignal = signal.getsignal
+_SIGINT = signal.SIGINT
+_get_ident = threading.get_ident
 
 # How long one uninterrupted wait in C may last in the main thread.  Python
 # runs its SIGINT handler only between waits, so this bounds Ctrl-C latency.
@@ -68,11 +71,13 @@ def _blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     # No flux_future_is_ready() first: flux_future_wait_for() returns at
     # once for a fulfilled future, and a synchronous RPC is never fulfilled
     # yet, so that call was one more per get().
+    # (get_ident() against main_thread(): current_thread() is a Python
+    # function and this test runs once per synchronous RPC.)
     if (
         not sliced
         or state.reactor_depth
-        or threading.current_thread() is not threading.main_thread()
-        or not callable(_getsignal(signal.SIGINT))
+        or _get_ident() != threading.main_thread().ident
+        or not callable(_getsignal(_SIGINT))
     ):
         lib.flux_future_wait_for(fptr, timeout)
         return
@@ -378,7 +383,7 @@ class FutureExt(Future):
         value = self._get_raw()
         if value is None:
             return None
-        return json.loads(ctypes.string_at(value).decode("utf-8", "surrogateescape"))
+        return decode_json(ctypes.string_at(value).decode("utf-8", "surrogateescape"))
 
 
 
