@@ -314,7 +314,7 @@ WORKLOADS = {
     "service": (service, 5000),
     "timer": (timer, 50000),
     "events": (events, 5000),
-    "handle_open_close": (handle_open_close, 1000),
+    "handle_open_close": (handle_open_close, 3000),
     "message": (message, 20000),
     "memory": (memory, 10000),
     "memory_py": (memory_py, 10000),
