@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from flux_ctypes.constants import FLUX_NODEID_ANY
 from flux_ctypes.future import Future, _blocking_wait, future_error
-from flux_ctypes.lib import lib, own
+from flux_ctypes.lib import lib
 from flux_ctypes.util import decode_json, encode_payload, encode_topic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,11 +36,8 @@ class RPC(Future):
             flux_handle.handle, encode_topic(topic), encode_payload(payload),
             nodeid, flags,
         )
-        # Future.__init__ without its checks of a caller's pointer: flux_rpc()
-        # gave a non-NULL flux_future_t or raised.  One less frame per RPC.
-        self.handle = ptr
-        self._keepalive = self.flux_handle = flux_handle
-        own(self, lib.flux_future_destroy, ptr, flux_handle)
+        super().__init__(ptr, keepalive=flux_handle)
+        self.flux_handle = flux_handle
 
     def get_str(self) -> Optional[str]:
         """The response payload as text (None for an empty response)."""
