@@ -39,6 +39,8 @@ import sys
 import tempfile
 import time
 
+import worker  # bench/worker.py: the workloads and their N
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKER = os.path.join(HERE, "worker.py")
@@ -58,17 +60,6 @@ WORKLOADS = [
     ("memory_py", "B/future", False, 1.0),
 ]
 C_WORKLOADS = {"sync_rpc": 0.85, "pipelined_rpc": None}  # target vs C floor
-DEFAULT_N = {
-    "sync_rpc": 3000,
-    "pipelined_rpc": 10000,
-    "service": 5000,
-    "timer": 200000,
-    "events": 5000,
-    "handle_open_close": 1500,
-    "message": 20000,
-    "memory": 10000,
-    "memory_py": 10000,
-}
 IMPORT_SAMPLES = 8  # interpreter launches per binding per round
 
 
@@ -313,7 +304,7 @@ def measure(args, tmpdir, ctypes_src, compare_src):
                 for b, values in this_round.items():
                     details[name].setdefault(b, []).append(median(values))
                 continue
-            n = max(1, int(DEFAULT_N[name] * args.scale))
+            n = max(1, int(worker.WORKLOADS[name][1] * args.scale))
             for b in order:
                 res = run_worker(python, b, name, n, official_path, cfloor)
                 value = res.get("rate", res.get("bytes_per_future"))

@@ -308,13 +308,15 @@ def memory_py(b, n, then=True):
     return {"bytes_per_future": (after - before) / n, "n": n}
 
 
+# workload: (function, N per timed run).  run.py uses these N too (times
+# its --scale), so a standalone worker measures what a round measures.
 WORKLOADS = {
-    "sync_rpc": (sync_rpc, 2000),
+    "sync_rpc": (sync_rpc, 3000),
     "pipelined_rpc": (pipelined_rpc, 10000),
     "service": (service, 5000),
-    "timer": (timer, 50000),
+    "timer": (timer, 200000),
     "events": (events, 5000),
-    "handle_open_close": (handle_open_close, 3000),
+    "handle_open_close": (handle_open_close, 1500),
     "message": (message, 20000),
     "memory": (memory, 10000),
     "memory_py": (memory_py, 10000),
