@@ -27,8 +27,10 @@ installed only by running this module, or by calling :func:`install` (and
 removed again by :func:`uninstall`), and only in the current process.
 """
 
+import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import os
 import runpy
 import sys
@@ -38,7 +40,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import flux_ctypes
 from flux_ctypes import constants, future, handle, message, rpc, watchers
 
-__all__ = ["install", "uninstall", "installed", "main", "PROVIDED"]
+__all__ = ["install", "uninstall", "installed", "main", "PROVIDED", "SERVICES"]
 
 # Leaf modules: each name is the flux_ctypes module object itself, so
 # ``flux.message.Message is flux_ctypes.Message``.
@@ -51,8 +53,27 @@ _LEAVES = {
     "flux.core.watchers": watchers,
 }  # type: Dict[str, types.ModuleType]
 
-#: Every module name the shim answers for.
-PROVIDED = ("flux", "flux.core") + tuple(sorted(_LEAVES))
+#: Service modules and packages, imported only when a program imports them:
+#: official name -> flux_ctypes module.  A package's submodules follow it
+#: (``flux.job.list`` is ``flux_ctypes.job.list``).
+SERVICES = {
+}  # type: Dict[str, str]
+
+#: Every module name the shim answers for (service packages with their
+#: submodules).
+PROVIDED = ("flux", "flux.core") + tuple(sorted(_LEAVES)) + tuple(sorted(SERVICES))
+
+
+def _service_target(fullname: str) -> Optional[str]:
+    """The flux_ctypes module that answers ``fullname``, if any."""
+    if fullname in SERVICES:
+        return SERVICES[fullname]
+    parent, _, leaf = fullname.rpartition(".")
+    while parent:
+        if parent in SERVICES:
+            return SERVICES[parent] + fullname[len(parent):]
+        parent = parent.rpartition(".")[0]
+    return None
 
 
 def _not_provided(name: str) -> str:
@@ -73,28 +94,62 @@ class _ShimPackage(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        full = self.__name__ + "." + name
+        if _service_target(full) is not None and installed():
+            # ``import flux; flux.job.JobID`` works once flux.job is
+            # imported anywhere, as with the official package; importing
+            # it here keeps attribute access and import in step.
+            return importlib.import_module(full)
         raise AttributeError(
             "module {!r} has no attribute {!r} ({})".format(
-                self.__name__, name, _not_provided(self.__name__ + "." + name)
+                self.__name__, name, _not_provided(full)
             )
         )
 
 
-class _Refuser(importlib.abc.MetaPathFinder):
-    """First on sys.meta_path while installed: ``flux.*`` names the shim
-    does not provide fail here, before another finder can load the
-    official module of that name."""
+class _AliasLoader(importlib.abc.Loader):
+    """Loads ``flux.x`` as the flux_ctypes module itself (one object under
+    two names, as the leaf modules above are)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.module = None  # type: Optional[types.ModuleType]
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        self.module = importlib.import_module(self.target)
+        self.saved_spec = self.module.__spec__
+        return self.module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        # the import system stamped the alias's spec on the module: give
+        # it back its own, so flux_ctypes' relative imports keep working
+        module.__spec__ = self.saved_spec
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """First on sys.meta_path while installed: service modules resolve to
+    flux_ctypes, and ``flux.*`` names the shim does not provide fail here,
+    before another finder can load the official module of that name."""
 
     def find_spec(
         self, fullname: str, path: Optional[Sequence[str]],
         target: Optional[types.ModuleType] = None,
     ) -> Optional[importlib.machinery.ModuleSpec]:
-        if fullname.startswith("flux.") and fullname not in PROVIDED:
+        if not fullname.startswith("flux.") or fullname in sys.modules:
+            return None
+        alias = _service_target(fullname)
+        if alias is not None and importlib.util.find_spec(alias) is not None:
+            real = importlib.util.find_spec(alias)
+            is_pkg = real is not None and real.submodule_search_locations is not None
+            spec = importlib.machinery.ModuleSpec(
+                fullname, _AliasLoader(alias), is_package=is_pkg)
+            return spec
+        if fullname not in _LEAVES:
             raise ModuleNotFoundError(_not_provided(fullname), name=fullname)
         return None
 
 
-_refuser = _Refuser()
+_refuser = _Finder()
 
 
 def _package(name: str, doc: str) -> _ShimPackage:
@@ -160,8 +215,9 @@ def uninstall() -> None:
     if not installed():
         return
     sys.meta_path.remove(_refuser)
-    for name in PROVIDED:
-        sys.modules.pop(name, None)
+    for name in list(sys.modules):
+        if name == "flux" or name.startswith("flux."):
+            del sys.modules[name]
 
 
 _USAGE = (

@@ -1,11 +1,17 @@
-"""Finding libflux-core, and the one table of every C function we call.
+"""Loading flux-core's libraries and binding the table's functions to them;
+the error conventions; and the lifetime of C objects.
 
-Nothing here touches the library at import time.  The first attribute read
+Nothing here touches a library at import time.  The first attribute read
 from :data:`lib` (``lib.flux_open_ex``) loads ``libflux-core.so.2`` once and
-binds that one function from :data:`FUNCTIONS`; later reads are plain
-attribute lookups.  A function the loaded library lacks binds as a stub that
-raises :class:`MissingFunctionError` when called, so an older or newer
-flux-core still imports and everything it does have keeps working.
+binds that one function from :data:`FUNCTIONS` (declared in
+:mod:`flux_ctypes.ffi.tables`); later reads are plain attribute lookups.  A
+function the loaded library lacks binds as a stub that raises
+:class:`MissingFunctionError` when called, saying in which release it
+appeared or left where the table knows, so an older or newer flux-core
+still imports and everything it does have keeps working.
+
+The C types are defined in :mod:`flux_ctypes.ffi.types` and re-exported
+here, so code above the floor imports them from one place.
 """
 
 import ctypes
@@ -14,23 +20,40 @@ import os
 import sys
 import threading
 import weakref
-from ctypes import (
-    CFUNCTYPE,
-    POINTER,
-    Structure,
-    c_bool,
-    c_char,
-    c_char_p,
-    c_double,
-    c_int,
-    c_size_t,
-    c_ssize_t,
-    c_uint32,
-    c_void_p,
-)
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from ctypes import c_char_p, c_void_p
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
+
+from flux_ctypes.ffi.tables import FUNCTIONS as FUNCTIONS
+from flux_ctypes.ffi.types import NEG as NEG
+from flux_ctypes.ffi.types import NONE as NONE
+from flux_ctypes.ffi.types import NULL as NULL
+from flux_ctypes.ffi.types import Fn as Fn
+from flux_ctypes.ffi.types import flux_conf_t as flux_conf_t
+from flux_ctypes.ffi.types import flux_continuation_f as flux_continuation_f
+from flux_ctypes.ffi.types import flux_error_t as flux_error_t
+from flux_ctypes.ffi.types import flux_free_f as flux_free_f
+from flux_ctypes.ffi.types import flux_future_t as flux_future_t
+from flux_ctypes.ffi.types import flux_match as flux_match
+from flux_ctypes.ffi.types import flux_msg_cred as flux_msg_cred
+from flux_ctypes.ffi.types import flux_msg_handler_f as flux_msg_handler_f
+from flux_ctypes.ffi.types import flux_msg_handler_t as flux_msg_handler_t
+from flux_ctypes.ffi.types import flux_msg_t as flux_msg_t
+from flux_ctypes.ffi.types import flux_msgcounters_t as flux_msgcounters_t
+from flux_ctypes.ffi.types import flux_reactor_t as flux_reactor_t
+from flux_ctypes.ffi.types import flux_t as flux_t
+from flux_ctypes.ffi.types import flux_watcher_f as flux_watcher_f
+from flux_ctypes.ffi.types import flux_watcher_t as flux_watcher_t
+from flux_ctypes.ffi.types import trampoline as trampoline
 
 SONAME = "libflux-core.so.2"
+# flux-core's other libraries that tables may name (Fn.library); they are
+# looked for beside the libflux-core that was loaded, so one installation
+# is never mixed with another.
+SONAMES = {
+    "core": SONAME,
+    "hostlist": "libflux-hostlist.so.1",
+    "idset": "libflux-idset.so.1",
+}
 ENV_LIB = "FLUX_CORE_LIB"
 ENV_TRACE = "FLUX_CTYPES_TRACE"
 
@@ -47,137 +70,6 @@ class FluxCoreNotFound(OSError):
 
 class MissingFunctionError(NotImplementedError):
     """The loaded libflux-core does not provide a function we declare."""
-
-
-# --- opaque handle types --------------------------------------------------
-# Each handle is a pointer to its own empty structure, so passing a message
-# where a future is expected is a ctypes.ArgumentError, not a segfault.
-
-
-class _FluxHandle(Structure):
-    pass
-
-
-class _FluxMsg(Structure):
-    pass
-
-
-class _FluxFuture(Structure):
-    pass
-
-
-class _FluxReactor(Structure):
-    pass
-
-
-class _FluxWatcher(Structure):
-    pass
-
-
-class _FluxMsgHandler(Structure):
-    pass
-
-
-class _FluxConf(Structure):
-    pass
-
-
-flux_t = POINTER(_FluxHandle)
-flux_msg_t = POINTER(_FluxMsg)
-flux_future_t = POINTER(_FluxFuture)
-flux_reactor_t = POINTER(_FluxReactor)
-flux_watcher_t = POINTER(_FluxWatcher)
-flux_msg_handler_t = POINTER(_FluxMsgHandler)
-flux_conf_t = POINTER(_FluxConf)
-
-
-class flux_error_t(Structure):
-    """``flux_error_t`` from types.h: a fixed buffer for error text."""
-
-    _fields_ = [("text", c_char * 160)]
-
-
-class flux_match(Structure):
-    """``struct flux_match`` from message.h (passed by value)."""
-
-    _fields_ = [
-        ("typemask", c_int),
-        ("matchtag", c_uint32),
-        ("topic_glob", c_char_p),
-    ]
-
-
-class flux_msg_cred(Structure):
-    """``struct flux_msg_cred`` from message.h."""
-
-    _fields_ = [("userid", c_uint32), ("rolemask", c_uint32)]
-
-
-class flux_msgcounters_t(Structure):
-    """``flux_msgcounters_t`` from handle.h."""
-
-    _fields_ = [
-        (name, c_int)
-        for name in (
-            "request_tx",
-            "request_rx",
-            "response_tx",
-            "response_rx",
-            "event_tx",
-            "event_rx",
-            "control_tx",
-            "control_rx",
-        )
-    ]
-
-
-# --- callback types -------------------------------------------------------
-flux_watcher_f = CFUNCTYPE(None, flux_reactor_t, flux_watcher_t, c_int, c_void_p)
-flux_continuation_f = CFUNCTYPE(None, flux_future_t, c_void_p)
-flux_msg_handler_f = CFUNCTYPE(
-    None, flux_t, flux_msg_handler_t, flux_msg_t, c_void_p
-)
-
-
-def trampoline(functype: Any, func: Callable[..., None], *argtypes: Any) -> Any:
-    """``func`` as a C callback of type ``functype`` whose arguments reach
-    Python as ``argtypes`` instead.
-
-    A ctypes callback builds one Python object per argument per call, and a
-    typed pointer (``flux_reactor_t``...) costs far more than the plain int
-    that ``c_void_p`` gives.  Trampolines find their Python object by key and
-    never hand these pointers back to C, so they take them as c_void_p; the
-    C signature is the same, and the result has the table's type, as the
-    functions taking it expect (it keeps the callback object alive).
-    """
-    receive = CFUNCTYPE(functype._restype_, *argtypes)
-    return ctypes.cast(receive(func), functype)
-
-
-def _nullable(functype: Any) -> Any:
-    """``functype`` as a parameter type that also accepts None (NULL), as
-    C's optional callbacks do; ctypes' own function types refuse None."""
-
-    class Nullable(functype):  # type: ignore[misc]
-        _flags_ = functype._flags_
-        _restype_ = functype._restype_
-        _argtypes_ = functype._argtypes_
-
-        @classmethod
-        def from_param(cls, obj: Any) -> Any:
-            return None if obj is None else functype.from_param(obj)
-
-    Nullable.__name__ = "nullable_" + functype.__name__
-    return Nullable
-
-
-_watcher_f_arg = _nullable(flux_watcher_f)
-_continuation_f_arg = _nullable(flux_continuation_f)
-_msg_handler_f_arg = _nullable(flux_msg_handler_f)
-
-# We never hand C a destructor, so free functions are declared as plain
-# pointers and always passed as None.
-flux_free_f = c_void_p
 
 
 # --- error conventions ----------------------------------------------------
@@ -202,241 +94,7 @@ def _check_negative(result: int, func: Any, args: Any) -> int:
     return result
 
 
-NULL = "null"  # a NULL pointer return means failure, errno says why
-NEG = "neg"  # a negative int return means failure, errno says why
-NONE = "none"  # nothing to check (void, bool, or a value that can't fail)
-
 _CHECKERS = {NULL: _check_null, NEG: _check_negative, NONE: None}
-
-
-class Fn(NamedTuple):
-    """One libflux-core function: how to call it and how it reports errors."""
-
-    name: str
-    restype: Any
-    argtypes: Tuple[Any, ...]
-    errors: str
-    # a C variadic function we call with a fixed extra argument list
-    variadic: bool = False
-
-
-def _fn(
-    name: str, restype: Any, argtypes: Sequence[Any], errors: str = NONE,
-    variadic: bool = False,
-) -> Fn:
-    return Fn(name, restype, tuple(argtypes), errors, variadic)
-
-
-_char_pp = POINTER(c_char_p)
-_void_pp = POINTER(c_void_p)
-_int_p = POINTER(c_int)
-_u32_p = POINTER(c_uint32)
-
-# fmt: off
-FUNCTIONS = (
-    # version.h
-    _fn("flux_core_version_string", c_char_p, []),
-    # handle.h
-    _fn("flux_open", flux_t, [c_char_p, c_int], NULL),
-    _fn("flux_open_ex", flux_t, [c_char_p, c_int, POINTER(flux_error_t)], NULL),
-    _fn("flux_close", None, [flux_t]),
-    _fn("flux_incref", flux_t, [flux_t]),
-    _fn("flux_decref", None, [flux_t]),
-    _fn("flux_clone", flux_t, [flux_t], NULL),
-    _fn("flux_get_reactor", flux_reactor_t, [flux_t], NULL),
-    _fn("flux_set_reactor", c_int, [flux_t, flux_reactor_t], NEG),
-    _fn("flux_reconnect", c_int, [flux_t], NEG),
-    _fn("flux_opt_set", c_int, [flux_t, c_char_p, c_void_p, c_size_t], NEG),
-    _fn("flux_opt_get", c_int, [flux_t, c_char_p, c_void_p, c_size_t], NEG),
-    _fn("flux_aux_get", c_void_p, [flux_t, c_char_p]),
-    _fn("flux_flags_set", None, [flux_t, c_int]),
-    _fn("flux_flags_unset", None, [flux_t, c_int]),
-    _fn("flux_flags_get", c_int, [flux_t]),
-    _fn("flux_matchtag_alloc", c_uint32, [flux_t]),
-    _fn("flux_matchtag_free", None, [flux_t, c_uint32]),
-    _fn("flux_matchtag_avail", c_uint32, [flux_t]),
-    _fn("flux_send", c_int, [flux_t, flux_msg_t, c_int], NEG),
-    _fn("flux_recv", flux_msg_t, [flux_t, flux_match, c_int], NULL),
-    _fn("flux_requeue", c_int, [flux_t, flux_msg_t, c_int], NEG),
-    _fn("flux_pollevents", c_int, [flux_t], NEG),
-    _fn("flux_pollfd", c_int, [flux_t], NEG),
-    _fn("flux_get_msgcounters", None, [flux_t, POINTER(flux_msgcounters_t)]),
-    _fn("flux_clr_msgcounters", None, [flux_t]),
-    _fn("flux_dispatch_requeue", c_int, [flux_t], NEG),
-    _fn("flux_get_handle_watcher", flux_watcher_t, [flux_t], NULL),
-    # attr.h
-    _fn("flux_attr_get", c_char_p, [flux_t, c_char_p], NULL),
-    _fn("flux_attr_set", c_int, [flux_t, c_char_p, c_char_p], NEG),
-    _fn("flux_attr_set_cacheonly", c_int, [flux_t, c_char_p, c_char_p], NEG),
-    _fn("flux_get_rank", c_int, [flux_t, _u32_p], NEG),
-    _fn("flux_get_size", c_int, [flux_t, _u32_p], NEG),
-    _fn("flux_get_instance_starttime", c_int, [flux_t, POINTER(c_double)], NEG),
-    # flog.h: flux_log is variadic; we always call it with the format "%s"
-    # and one string, so text with a '%' in it is logged literally.
-    _fn("flux_log", c_int, [flux_t, c_int, c_char_p, c_char_p], NEG, variadic=True),
-    _fn("flux_log_set_appname", None, [flux_t, c_char_p]),
-    _fn("flux_log_set_procid", None, [flux_t, c_char_p]),
-    _fn("flux_strerror", c_char_p, [c_int]),
-    # message.h
-    _fn("flux_match_init", flux_match, [c_int, c_uint32, c_char_p]),
-    _fn("flux_msg_create", flux_msg_t, [c_int], NULL),
-    _fn("flux_msg_destroy", None, [flux_msg_t]),
-    _fn("flux_msg_copy", flux_msg_t, [flux_msg_t, c_bool], NULL),
-    _fn("flux_msg_incref", flux_msg_t, [flux_msg_t]),
-    _fn("flux_msg_decref", None, [flux_msg_t]),
-    _fn("flux_msg_encode_size", c_ssize_t, [flux_msg_t], NEG),
-    _fn("flux_msg_encode", c_int, [flux_msg_t, c_void_p, c_size_t], NEG),
-    _fn("flux_msg_decode", flux_msg_t, [c_void_p, c_size_t], NULL),
-    _fn("flux_msg_set_type", c_int, [flux_msg_t, c_int], NEG),
-    _fn("flux_msg_get_type", c_int, [flux_msg_t, _int_p], NEG),
-    _fn("flux_msg_set_private", c_int, [flux_msg_t], NEG),
-    _fn("flux_msg_is_private", c_bool, [flux_msg_t]),
-    _fn("flux_msg_set_streaming", c_int, [flux_msg_t], NEG),
-    _fn("flux_msg_is_streaming", c_bool, [flux_msg_t]),
-    _fn("flux_msg_set_noresponse", c_int, [flux_msg_t], NEG),
-    _fn("flux_msg_is_noresponse", c_bool, [flux_msg_t]),
-    _fn("flux_msg_set_topic", c_int, [flux_msg_t, c_char_p], NEG),
-    _fn("flux_msg_get_topic", c_int, [flux_msg_t, _char_pp], NEG),
-    _fn("flux_msg_get_payload", c_int, [flux_msg_t, _void_pp, POINTER(c_size_t)], NEG),
-    _fn("flux_msg_set_payload", c_int, [flux_msg_t, c_void_p, c_size_t], NEG),
-    _fn("flux_msg_has_payload", c_bool, [flux_msg_t]),
-    _fn("flux_msg_has_flag", c_bool, [flux_msg_t, c_int]),
-    _fn("flux_msg_set_flag", c_int, [flux_msg_t, c_int], NEG),
-    _fn("flux_msg_clear_flag", c_int, [flux_msg_t, c_int], NEG),
-    _fn("flux_msg_set_string", c_int, [flux_msg_t, c_char_p], NEG),
-    _fn("flux_msg_get_string", c_int, [flux_msg_t, _char_pp], NEG),
-    _fn("flux_msg_last_error", c_char_p, [flux_msg_t]),
-    _fn("flux_msg_set_nodeid", c_int, [flux_msg_t, c_uint32], NEG),
-    _fn("flux_msg_get_nodeid", c_int, [flux_msg_t, _u32_p], NEG),
-    _fn("flux_msg_set_userid", c_int, [flux_msg_t, c_uint32], NEG),
-    _fn("flux_msg_get_userid", c_int, [flux_msg_t, _u32_p], NEG),
-    _fn("flux_msg_set_rolemask", c_int, [flux_msg_t, c_uint32], NEG),
-    _fn("flux_msg_get_rolemask", c_int, [flux_msg_t, _u32_p], NEG),
-    _fn("flux_msg_get_cred", c_int, [flux_msg_t, POINTER(flux_msg_cred)], NEG),
-    _fn("flux_msg_set_cred", c_int, [flux_msg_t, flux_msg_cred], NEG),
-    _fn("flux_msg_authorize", c_int, [flux_msg_t, c_uint32], NEG),
-    _fn("flux_msg_is_local", c_bool, [flux_msg_t]),
-    _fn("flux_msg_set_errnum", c_int, [flux_msg_t, c_int], NEG),
-    _fn("flux_msg_get_errnum", c_int, [flux_msg_t, _int_p], NEG),
-    _fn("flux_msg_set_seq", c_int, [flux_msg_t, c_uint32], NEG),
-    _fn("flux_msg_get_seq", c_int, [flux_msg_t, _u32_p], NEG),
-    _fn("flux_msg_set_matchtag", c_int, [flux_msg_t, c_uint32], NEG),
-    _fn("flux_msg_get_matchtag", c_int, [flux_msg_t, _u32_p], NEG),
-    _fn("flux_msg_cmp_matchtag", c_bool, [flux_msg_t, c_uint32]),
-    _fn("flux_msg_cmp", c_bool, [flux_msg_t, flux_match]),
-    _fn("flux_msg_typestr", c_char_p, [c_int]),
-    _fn("flux_msg_route_count", c_int, [flux_msg_t], NEG),
-    # request.h / response.h
-    _fn("flux_request_decode", c_int, [flux_msg_t, _char_pp, _char_pp], NEG),
-    _fn("flux_request_decode_raw", c_int,
-        [flux_msg_t, _char_pp, _void_pp, POINTER(c_size_t)], NEG),
-    _fn("flux_request_encode", flux_msg_t, [c_char_p, c_char_p], NULL),
-    _fn("flux_request_encode_raw", flux_msg_t, [c_char_p, c_void_p, c_size_t], NULL),
-    _fn("flux_response_decode", c_int, [flux_msg_t, _char_pp, _char_pp], NEG),
-    _fn("flux_response_decode_error", c_int, [flux_msg_t, _char_pp], NEG),
-    _fn("flux_response_encode", flux_msg_t, [c_char_p, c_char_p], NULL),
-    _fn("flux_response_encode_error", flux_msg_t, [c_char_p, c_int, c_char_p], NULL),
-    _fn("flux_response_derive", flux_msg_t, [flux_msg_t, c_int], NULL),
-    _fn("flux_respond", c_int, [flux_t, flux_msg_t, c_char_p], NEG),
-    _fn("flux_respond_raw", c_int, [flux_t, flux_msg_t, c_void_p, c_int], NEG),
-    _fn("flux_respond_error", c_int, [flux_t, flux_msg_t, c_int, c_char_p], NEG),
-    # event.h
-    _fn("flux_event_subscribe", c_int, [flux_t, c_char_p], NEG),
-    _fn("flux_event_unsubscribe", c_int, [flux_t, c_char_p], NEG),
-    _fn("flux_event_decode", c_int, [flux_msg_t, _char_pp, _char_pp], NEG),
-    _fn("flux_event_encode", flux_msg_t, [c_char_p, c_char_p], NULL),
-    _fn("flux_event_encode_raw", flux_msg_t, [c_char_p, c_void_p, c_size_t], NULL),
-    _fn("flux_event_publish", flux_future_t, [flux_t, c_char_p, c_int, c_char_p], NULL),
-    _fn("flux_event_publish_get_seq", c_int, [flux_future_t, _int_p], NEG),
-    # rpc.h
-    _fn("flux_rpc", flux_future_t, [flux_t, c_char_p, c_char_p, c_uint32, c_int], NULL),
-    _fn("flux_rpc_raw", flux_future_t,
-        [flux_t, c_char_p, c_void_p, c_size_t, c_uint32, c_int], NULL),
-    _fn("flux_rpc_message", flux_future_t, [flux_t, flux_msg_t, c_uint32, c_int], NULL),
-    _fn("flux_rpc_get", c_int, [flux_future_t, _char_pp], NEG),
-    _fn("flux_rpc_get_raw", c_int, [flux_future_t, _void_pp, POINTER(c_size_t)], NEG),
-    _fn("flux_rpc_get_matchtag", c_uint32, [flux_future_t]),
-    _fn("flux_rpc_get_nodeid", c_uint32, [flux_future_t]),
-    # service.h
-    _fn("flux_service_register", flux_future_t, [flux_t, c_char_p], NULL),
-    _fn("flux_service_unregister", flux_future_t, [flux_t, c_char_p], NULL),
-    # future.h
-    _fn("flux_future_then", c_int,
-        [flux_future_t, c_double, _continuation_f_arg, c_void_p], NEG),
-    _fn("flux_future_wait_for", c_int, [flux_future_t, c_double], NEG),
-    _fn("flux_future_is_ready", c_bool, [flux_future_t]),
-    _fn("flux_future_reset", None, [flux_future_t]),
-    _fn("flux_future_destroy", None, [flux_future_t]),
-    _fn("flux_future_create", flux_future_t, [_continuation_f_arg, c_void_p], NULL),
-    _fn("flux_future_get", c_int, [flux_future_t, _void_pp], NEG),
-    _fn("flux_future_fulfill", None, [flux_future_t, c_void_p, flux_free_f]),
-    _fn("flux_future_fulfill_error", None, [flux_future_t, c_int, c_char_p]),
-    _fn("flux_future_fulfill_with", c_int, [flux_future_t, flux_future_t], NEG),
-    _fn("flux_future_fatal_error", None, [flux_future_t, c_int, c_char_p]),
-    _fn("flux_future_has_error", c_bool, [flux_future_t]),
-    _fn("flux_future_error_string", c_char_p, [flux_future_t]),
-    _fn("flux_future_set_flux", None, [flux_future_t, flux_t]),
-    _fn("flux_future_get_flux", flux_t, [flux_future_t]),
-    _fn("flux_future_set_reactor", None, [flux_future_t, flux_reactor_t]),
-    _fn("flux_future_get_reactor", flux_reactor_t, [flux_future_t]),
-    _fn("flux_future_incref", None, [flux_future_t]),
-    _fn("flux_future_decref", None, [flux_future_t]),
-    _fn("flux_future_wait_all_create", flux_future_t, [], NULL),
-    _fn("flux_future_wait_any_create", flux_future_t, [], NULL),
-    _fn("flux_future_push", c_int, [flux_future_t, c_char_p, flux_future_t], NEG),
-    _fn("flux_future_first_child", c_char_p, [flux_future_t]),
-    _fn("flux_future_next_child", c_char_p, [flux_future_t]),
-    _fn("flux_future_get_child", flux_future_t, [flux_future_t, c_char_p], NULL),
-    # reactor.h
-    _fn("flux_reactor_create", flux_reactor_t, [c_int], NULL),
-    _fn("flux_reactor_destroy", None, [flux_reactor_t]),
-    _fn("flux_reactor_incref", None, [flux_reactor_t]),
-    _fn("flux_reactor_decref", None, [flux_reactor_t]),
-    _fn("flux_reactor_run", c_int, [flux_reactor_t, c_int], NEG),
-    _fn("flux_reactor_stop", None, [flux_reactor_t]),
-    _fn("flux_reactor_stop_error", None, [flux_reactor_t]),
-    _fn("flux_reactor_now", c_double, [flux_reactor_t]),
-    _fn("flux_reactor_now_update", None, [flux_reactor_t]),
-    _fn("flux_reactor_time", c_double, []),
-    # watcher.h
-    _fn("flux_watcher_start", None, [flux_watcher_t]),
-    _fn("flux_watcher_stop", None, [flux_watcher_t]),
-    _fn("flux_watcher_ref", None, [flux_watcher_t]),
-    _fn("flux_watcher_unref", None, [flux_watcher_t]),
-    _fn("flux_watcher_destroy", None, [flux_watcher_t]),
-    _fn("flux_watcher_next_wakeup", c_double, [flux_watcher_t]),
-    _fn("flux_watcher_is_active", c_bool, [flux_watcher_t]),
-    _fn("flux_watcher_is_referenced", c_bool, [flux_watcher_t]),
-    _fn("flux_handle_watcher_create", flux_watcher_t,
-        [flux_reactor_t, flux_t, c_int, _watcher_f_arg, c_void_p], NULL),
-    _fn("flux_fd_watcher_create", flux_watcher_t,
-        [flux_reactor_t, c_int, c_int, _watcher_f_arg, c_void_p], NULL),
-    _fn("flux_fd_watcher_get_fd", c_int, [flux_watcher_t], NEG),
-    _fn("flux_timer_watcher_create", flux_watcher_t,
-        [flux_reactor_t, c_double, c_double, _watcher_f_arg, c_void_p], NULL),
-    _fn("flux_timer_watcher_reset", None, [flux_watcher_t, c_double, c_double]),
-    _fn("flux_timer_watcher_again", None, [flux_watcher_t]),
-    _fn("flux_prepare_watcher_create", flux_watcher_t,
-        [flux_reactor_t, _watcher_f_arg, c_void_p], NULL),
-    _fn("flux_check_watcher_create", flux_watcher_t,
-        [flux_reactor_t, _watcher_f_arg, c_void_p], NULL),
-    _fn("flux_idle_watcher_create", flux_watcher_t,
-        [flux_reactor_t, _watcher_f_arg, c_void_p], NULL),
-    _fn("flux_signal_watcher_create", flux_watcher_t,
-        [flux_reactor_t, c_int, _watcher_f_arg, c_void_p], NULL),
-    _fn("flux_signal_watcher_get_signum", c_int, [flux_watcher_t], NEG),
-    # msg_handler.h
-    _fn("flux_msg_handler_create", flux_msg_handler_t,
-        [flux_t, flux_match, _msg_handler_f_arg, c_void_p], NULL),
-    _fn("flux_msg_handler_destroy", None, [flux_msg_handler_t]),
-    _fn("flux_msg_handler_start", None, [flux_msg_handler_t]),
-    _fn("flux_msg_handler_stop", None, [flux_msg_handler_t]),
-    _fn("flux_msg_handler_allow_rolemask", None, [flux_msg_handler_t, c_uint32]),
-    _fn("flux_msg_handler_deny_rolemask", None, [flux_msg_handler_t, c_uint32]),
-    # barrier.h: removed from libflux-core in 0.78 (see Flux.barrier)
-    _fn("flux_barrier", flux_future_t, [flux_t, c_char_p, c_int], NULL),
-)
-# fmt: on
 
 TABLE = {fn.name: fn for fn in FUNCTIONS}
 
@@ -556,18 +214,62 @@ _load_lock = threading.Lock()
 
 
 # --- binding ---------------------------------------------------------------
-def _missing_stub(name: str) -> Callable[..., Any]:
+def missing_reason(fn: Fn, loaded: "LoadedLibrary") -> str:
+    """Why ``fn`` is absent from ``loaded``, as far as the table knows."""
+    have = loaded.version
+    if fn.removed is not None and loaded.version_tuple >= fn.removed:
+        return "{}: removed in flux-core {}, this library is {}".format(
+            fn.name, _dotted(fn.removed), have)
+    if fn.added is not None and loaded.version_tuple < fn.added:
+        return "{}: added in flux-core {}, this library is {}".format(
+            fn.name, _dotted(fn.added), have)
+    return "{}() is not provided by the loaded libflux-core {} ({})".format(
+        fn.name, have, loaded.path)
+
+
+def _dotted(version: Tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def _missing_stub(fn: Fn, why: str = "") -> Callable[..., Any]:
+    name = fn.name
+
     def missing(*args: Any) -> Any:
-        loaded = load_library()
-        raise MissingFunctionError(
-            "{}() is not provided by the loaded libflux-core {} ({})".format(
-                name, loaded.version, loaded.path
-            )
-        )
+        raise MissingFunctionError(why or missing_reason(fn, load_library()))
 
     missing.__name__ = name
     missing.missing = True  # type: ignore[attr-defined]
     return missing
+
+
+_companions = {}  # type: Dict[str, Any]
+
+
+def load_companion(library: str) -> ctypes.CDLL:
+    """flux-core's library ``library`` (a key of SONAMES), from the
+    directory of the libflux-core that was loaded, else by soname."""
+    if library == "core":
+        return load_library().cdll
+    with _load_lock:
+        cdll = _companions.get(library)
+        if cdll is not None:
+            return cdll  # type: ignore[no-any-return]
+        soname = SONAMES[library]
+        beside = os.path.join(os.path.dirname(load_library().path), soname)
+        tried = []
+        for path in (beside, soname):
+            try:
+                cdll = ctypes.CDLL(path, use_errno=True)
+                break
+            except OSError as exc:
+                tried.append("  {}: {}".format(path, exc))
+        else:
+            raise FluxCoreNotFound(
+                _errno.ENOENT,
+                "{} (part of flux-core) could not be loaded. Tried:\n{}".format(
+                    soname, "\n".join(tried)))
+        _companions[library] = cdll
+        return cdll
 
 
 def _traced(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -608,12 +310,15 @@ def _show(value: Any) -> str:
 
 
 def bind(fn: Fn) -> Callable[..., Any]:
-    """Bind one table entry to the loaded library."""
-    cdll = load_library().cdll
+    """Bind one table entry to its library."""
+    load_library()  # no libflux-core at all: FluxCoreNotFound, unwrapped
     try:
+        cdll = load_companion(fn.library)
         func = getattr(cdll, fn.name)
-    except AttributeError:
-        stub = _missing_stub(fn.name)
+    except (AttributeError, FluxCoreNotFound) as exc:
+        # a companion library missing from this installation
+        why = str(exc) if isinstance(exc, FluxCoreNotFound) else ""
+        stub = _missing_stub(fn, why)
         if os.environ.get(ENV_TRACE, "") not in ("", "0"):
             traced = _traced(fn.name, stub)
             traced.missing = True  # type: ignore[attr-defined]

@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _cdecl  # noqa: E402
 from flux_ctypes import constants  # noqa: E402
 from flux_ctypes import lib as flux_lib  # noqa: E402
+from flux_ctypes.ffi import types as ffi_types  # noqa: E402
 
 ENV_INCLUDE = "FLUX_CORE_INCLUDE"
 
@@ -71,9 +72,9 @@ _CTYPES_BASES = (ctypes._SimpleCData, ctypes._Pointer, ctypes._CFuncPtr,
 
 
 def table_names():
-    """ctypes type -> the name lib.py gives it, for messages."""
+    """ctypes type -> the name flux_ctypes.ffi.types gives it, for messages."""
     names = {}
-    for name, value in sorted(vars(flux_lib).items()):
+    for name, value in sorted(vars(ffi_types).items()):
         if isinstance(value, type) and issubclass(value, _CTYPES_BASES):
             # prefer a public name (flux_t) over a private alias (_u32_p)
             if value not in names or names[value].startswith("_"):
@@ -303,12 +304,12 @@ def struct_layout_program(structs):
 
 
 def test_structures_cover_lib():
-    """Every ctypes Structure with fields in lib.py is checked below."""
-    declared = {v for v in vars(flux_lib).values()
+    """Every ctypes Structure with fields in flux_ctypes.ffi.types is checked below."""
+    declared = {v for v in vars(ffi_types).values()
                 if isinstance(v, type) and issubclass(v, ctypes.Structure)
                 and getattr(v, "_fields_", None)}
     assert declared == set(STRUCTS), "update STRUCTS in this test"
-    opaque = {v for v in vars(flux_lib).values() if _cdecl.is_opaque(v)}
+    opaque = {v for v in vars(ffi_types).values() if _cdecl.is_opaque(v)}
     assert opaque == set(OPAQUE), "update OPAQUE in this test"
 
 

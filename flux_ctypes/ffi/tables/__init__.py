@@ -1,0 +1,11 @@
+"""Every table, in one tuple: each C function flux_ctypes calls is declared
+exactly once, in the module of the header (or library) that declares it.
+
+A service adds its header's module here; nothing else lists functions."""
+
+from typing import Tuple
+
+from flux_ctypes.ffi.tables import core
+from flux_ctypes.ffi.types import Fn
+
+FUNCTIONS = core.FUNCTIONS  # type: Tuple[Fn, ...]
