@@ -14,9 +14,10 @@
 ``flux.core``          a package of the two below
 ``flux.core.handle``   :mod:`flux_ctypes.handle`
 ``flux.core.watchers`` :mod:`flux_ctypes.watchers`
+``flux.kvs``           :mod:`flux_ctypes.kvs`
 =====================  ==========================
 
-Any other ``flux.*`` module (``flux.job``, ``flux.kvs``...) raises an
+Any other ``flux.*`` module (``flux.job``, ``flux.uri``...) raises an
 ImportError that says flux_ctypes does not provide it, even where the
 official bindings are installed: mixing the two would hand cffi objects to
 ctypes functions.  ``-m module`` and ``-c command`` work in place of the
@@ -57,6 +58,7 @@ _LEAVES = {
 #: official name -> flux_ctypes module.  A package's submodules follow it
 #: (``flux.job.list`` is ``flux_ctypes.job.list``).
 SERVICES = {
+    "flux.kvs": "flux_ctypes.kvs",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their
