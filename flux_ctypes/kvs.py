@@ -133,7 +133,10 @@ def _flux_arg(flux_handle: Any) -> Any:
         raise TypeError(
             "flux_handle must be a flux_ctypes Flux object, not {}".format(
                 type(flux_handle).__name__))
-    return flux_handle.handle
+    hptr = flux_handle.handle
+    if not isinstance(hptr, flux_t) or not hptr:
+        raise ValueError("flux_handle is closed")
+    return hptr
 
 
 def _json_value(value: Any) -> bytes:
@@ -177,6 +180,10 @@ class KVSFuture(RPC):
                 raise ValueError("this future has no Flux handle")
         self.flux_handle = flux_handle
 
+    # The namespace the request names (None: $FLUX_KVS_NAMESPACE or the
+    # primary one), for the error of one that does not exist.
+    namespace = None  # type: Any
+
     def _call(self, func: Callable[..., Any], *args: Any) -> None:
         """Wait for the response, then ``func(self.handle, *args)``;
         OSError with the future's error text when either fails."""
@@ -184,7 +191,22 @@ class KVSFuture(RPC):
         try:
             func(self.handle, *args)
         except OSError as exc:
-            raise future_error(self.handle, exc) from None
+            raise self._error(exc) from None
+
+    def _error(self, exc: OSError) -> BaseException:
+        error = future_error(self.handle, exc)
+        if (isinstance(error, OSError) and error.errno == errno.ENOTSUP
+                and error.strerror == os.strerror(errno.ENOTSUP)):
+            # What the KVS answers for a namespace it does not have, with
+            # no text of its own: say so.
+            namespace = self.namespace
+            if namespace is None:
+                namespace = os.environ.get("FLUX_KVS_NAMESPACE", "primary")
+            if isinstance(namespace, bytes):
+                namespace = namespace.decode("utf-8", "surrogateescape")
+            return OSError(error.errno, "{}: KVS namespace {!r} does not exist".format(
+                error.strerror, namespace))
+        return error
 
     def get(self) -> Any:
         self._call(lib.flux_future_get, None)
@@ -224,7 +246,9 @@ def _lookup(flux_handle: Flux, key: Any, namespace: Any = None, flags: int = 0,
     hptr = _flux_arg(flux_handle)
     ptr = lib.flux_kvs_lookup(
         hptr, _optional_text_arg(namespace, "namespace"), flags, _text_arg(key, "key"))
-    return cls(ptr, flux_handle)
+    future = cls(ptr, flux_handle)
+    future.namespace = namespace
+    return future
 
 
 # --- reading ----------------------------------------------------------------
@@ -433,7 +457,9 @@ def put_symlink(flux_handle: Optional[Flux], key: Any, target: Any, _kvstxn: Any
 def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSFuture:
     ptr = lib.flux_kvs_commit(
         _flux_arg(flux_handle), _optional_text_arg(namespace, "namespace"), flags, txn)
-    return KVSFuture(ptr, flux_handle)
+    future = KVSFuture(ptr, flux_handle)
+    future.namespace = namespace
+    return future
 
 
 def commit(flux_handle: Flux, flags: int = 0, namespace: Any = None,
@@ -740,7 +766,7 @@ class _WatchBase(KVSFuture):
             return self.watch_get(self.handle)
         except OSError as exc:
             self.needs_cancel = False
-            raise future_error(self.handle, exc) from None
+            raise self._error(exc) from None
 
     def cancel(self, stop: bool = False) -> None:
         """Ask the service to end the stream (it ends with ENODATA, so
