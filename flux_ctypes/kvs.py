@@ -73,6 +73,8 @@ from flux_ctypes.util import decode_json
 
 __all__ = [
     "KVSDir",
+    "KVSFuture",
+    "KVSLookup",
     "KVSTxn",
     "KVSWatch",
     "KVSWatchFuture",
@@ -80,6 +82,7 @@ __all__ = [
     "WatchImplementation",
     "commit",
     "commit_async",
+    "decode_value",
     "exists",
     "get",
     "get_dir",
@@ -166,23 +169,23 @@ def decode_value(data: Optional[bytes]) -> Any:
 
 
 # --- futures --------------------------------------------------------------
-class KVSFuture(RPC):
-    """The future of a KVS request: flux_kvs_lookup(), flux_kvs_commit()
-    and the namespace calls are RPCs underneath.  ``get()`` returns None
-    or raises OSError with the KVS's error text."""
+class _KVSRequest(Future):
+    """What every KVS future shares: the handle it was sent on, and the
+    errors of its getters as OSError with the KVS's text."""
+
+    flux_handle: Flux
+    # The namespace the request names (None: $FLUX_KVS_NAMESPACE or the
+    # primary one), for the error of one that does not exist.
+    namespace = None  # type: Any
 
     def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None) -> None:
-        # Not RPC.__init__, which sends a request: this one is sent.
+        # Future.__init__ even under RPC: this request is sent already.
         Future.__init__(self, future_handle, keepalive=flux_handle)
         if flux_handle is None:  # a future made elsewhere: its own handle
             flux_handle = self.get_flux()
             if flux_handle is None:
                 raise ValueError("this future has no Flux handle")
         self.flux_handle = flux_handle
-
-    # The namespace the request names (None: $FLUX_KVS_NAMESPACE or the
-    # primary one), for the error of one that does not exist.
-    namespace = None  # type: Any
 
     def _call(self, func: Callable[..., Any], *args: Any) -> None:
         """Wait for the response, then ``func(self.handle, *args)``;
@@ -207,6 +210,18 @@ class KVSFuture(RPC):
             return OSError(error.errno, "{}: KVS namespace {!r} does not exist".format(
                 error.strerror, namespace))
         return error
+
+
+
+class KVSFuture(_KVSRequest):
+    """The future of a KVS request that is answered at once: a lookup, a
+    commit, a namespace change.  ``get()`` returns None or raises OSError
+    with the KVS's error text.
+
+    A plain Future, not an RPC, though these are RPCs underneath: an RPC's
+    blocking wait is cut into slices so that Ctrl-C is seen, which costs a
+    timer per wait (a tenth of a lookup's time), and these never wait
+    long.  Watches, which may, are RPCs (see _WatchBase)."""
 
     def get(self) -> Any:
         self._call(lib.flux_future_get, None)
@@ -740,10 +755,11 @@ def walk(directory: Any, topdown: bool = False, flux_handle: Optional[Flux] = No
 
 
 # --- watching ---------------------------------------------------------------
-class _WatchBase(KVSFuture):
+class _WatchBase(_KVSRequest, RPC):
     """A streaming KVS future (one response per change) that is cancelled
     in the service when no longer wanted: by cancel(), or when collected
-    while the stream still runs."""
+    while the stream still runs.  An RPC, so that a blocking wait for the
+    next change can be interrupted with Ctrl-C."""
 
     needs_cancel = True
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import collect, interrupt_child
 
 from flux_ctypes import Flux, aio, compat, constants, kvs
 from flux_ctypes.lib import FUNCTIONS
@@ -408,6 +409,14 @@ def test_watch_missing_key_and_waitcreate(handle, key):
     assert list(w) == []
 
 
+def test_ctrl_c_interrupts_a_blocking_watch(flux_uri, key):
+    interrupt_child(
+        "from flux_ctypes import kvs\n"
+        "w = kvs.watch(h, {!r}, waitcreate=True)\n"
+        "print('ready', flush=True)".format(key + ".never"),
+        "next(w)", "ready", delay=0.2)
+
+
 def test_dropped_watch_is_cancelled_in_the_service(handle, key, namespace):
     def watchers():
         stats = handle.rpc("kvs-watch.stats-get").get()
@@ -419,6 +428,7 @@ def test_dropped_watch_is_cancelled_in_the_service(handle, key, namespace):
     assert next(w) == 1
     assert watchers() == 1
     del w  # never cancelled by hand
+    collect()
     assert watchers() == 0
 
 
