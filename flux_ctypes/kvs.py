@@ -112,11 +112,21 @@ class RawValueTypeError(TypeError, AttributeError):
 
 # --- argument checks ------------------------------------------------------
 def _text_arg(value: Any, what: str) -> bytes:
-    """A key, namespace or target as the NUL-terminated bytes C reads."""
+    """A key, namespace or target as the NUL-terminated UTF-8 C reads.
+
+    The KVS keeps names in JSON, which is UTF-8: libflux-core fails on
+    anything else with ENOMEM, which would mislead."""
     if isinstance(value, str):
-        data = value.encode("utf-8", "surrogateescape")
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate
+            raise ValueError("{} can't be encoded as UTF-8: {}".format(what, exc)) from None
     elif isinstance(value, bytes):
         data = value
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("{} is not valid UTF-8: {}".format(what, exc)) from None
     else:
         raise TypeError(
             "{} must be str or bytes, not {}".format(what, type(value).__name__))

@@ -9,6 +9,7 @@ import asyncio
 import errno
 import itertools
 import os
+import random
 import subprocess
 import sys
 
@@ -449,6 +450,18 @@ def test_nul_characters_are_value_errors(handle, call):
         call(handle)
 
 
+@pytest.mark.parametrize("call, match", [
+    (lambda h: kvs.get(h, "a\udcff"), "key can't be encoded as UTF-8"),
+    (lambda h: kvs.put(h, b"a\xff", 1), "key is not valid UTF-8"),
+    (lambda h: kvs.put_symlink(h, "a", b"\xc3"), "target is not valid UTF-8"),
+    (lambda h: kvs.namespace_create(h, "\ud800"), "namespace can't be encoded as UTF-8"),
+])
+def test_names_must_be_utf8(handle, call, match):
+    # libflux-core would fail these with a misleading ENOMEM
+    with pytest.raises(ValueError, match=match):
+        call(handle)
+
+
 @pytest.mark.parametrize("value, exc", [
     (object(), TypeError), ({1, 2}, TypeError), (float("nan"), ValueError),
     (float("inf"), ValueError),
@@ -516,3 +529,75 @@ def test_a_closed_handle_is_an_error_not_a_crash(flux_uri, key):
         kvs.get(h, key)
     with pytest.raises(ValueError, match="flux_handle is closed"):
         kvs.put(h, key, 1)
+
+
+# --- fuzz -------------------------------------------------------------------------
+_KEY_PIECES = ["a", "b", ".", "..", "\0", " ", "\u00e9", "\u263a", "\U0001f600", "\ud800",
+               "\udcff", "\t", "%s", "*", "/", "\\"]
+
+
+def _random_value(rng, depth=0):
+    kind = rng.randrange(10 if depth < 2 else 6)
+    if kind == 0:
+        return rng.randint(-2 ** 70, 2 ** 70)
+    if kind == 1:
+        return rng.choice([0.5, -1e300, float("nan"), float("inf"), 1e-300])
+    if kind == 2:
+        return "".join(rng.choice(_KEY_PIECES) for _ in range(rng.randrange(8)))
+    if kind == 3:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(16)))
+    if kind == 4:
+        return rng.choice([None, True, False, object(), {1, 2}, b"", ""])
+    if kind == 5:
+        return bytearray(b"ba")
+    if kind < 8:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {rng.choice(["k", "\0", "\u263a", ""]): _random_value(rng, depth + 1)
+            for _ in range(rng.randrange(4))}
+
+
+def _normal(value):
+    """What a value reads back as: bytes that are UTF-8 come back decoded."""
+    if isinstance(value, bytes):
+        return kvs.decode_value(value) if value else None
+    return value
+
+
+def test_fuzz_put_get(handle, key):
+    """Random keys and values: each either round-trips or fails cleanly
+    (TypeError, ValueError, or OSError from the KVS), and the handle keeps
+    working; never a crash, a hang or a different value read back."""
+    rng = random.Random(20261129)
+    outcomes = {"ok": 0, "TypeError": 0, "ValueError": 0, "OSError": 0}
+    for i in range(300):
+        k = "{}.f{}.{}".format(key, i, "".join(
+            rng.choice(_KEY_PIECES) for _ in range(rng.randrange(1, 6))))
+        if rng.randrange(8) == 0:
+            k = k.encode("utf-8", "surrogatepass")  # bytes keys, not always UTF-8
+        if rng.randrange(30) == 0:
+            k = rng.choice([".", "", "..."])  # the root, or nothing: EINVAL
+        value = _random_value(rng)
+        raw = isinstance(value, bytes) and rng.randrange(2) == 0
+        try:
+            kvs.put(handle, k, value, raw=raw)
+            kvs.commit(handle)
+            got = kvs.get(handle, k)
+        except (TypeError, ValueError, OSError) as exc:
+            # ours or the KVS's own, with a message: not a codec's
+            assert not isinstance(exc, UnicodeError), repr(exc)
+            assert str(exc)
+            kvs.commit(handle)  # drops whatever the failed put left staged
+            outcomes[OSError.__name__ if isinstance(exc, OSError) else
+                     "TypeError" if isinstance(exc, TypeError) else "ValueError"] += 1
+            continue
+        if isinstance(got, kvs.KVSDir):  # the key named a directory after all
+            continue
+        expected = _normal(value)
+        if isinstance(expected, float) and expected != expected:
+            raise AssertionError("NaN was stored")
+        assert got == expected, (k, value, got)
+        outcomes["ok"] += 1
+    # the run exercised every outcome, and the handle still works
+    assert all(outcomes.values()), outcomes
+    put_commit(handle, key + ".after", "fine")
+    assert kvs.get(handle, key + ".after") == "fine"
