@@ -127,16 +127,17 @@ def test_version_is_read_once():
 
 def test_errno_conventions():
     library_or_skip()
-    # NEG convention: flux_msg_set_topic on a NULL message sets EINVAL
+    # NEG convention: flux_msg_get_type on a NULL message sets EINVAL
     with pytest.raises(OSError) as info:
         flux_lib.lib.flux_msg_get_type(None, ctypes.byref(ctypes.c_int()))
     assert info.value.errno == errno.EINVAL
     assert info.value.strerror == os.strerror(errno.EINVAL)
-    # NULL convention: an unknown message type can't be created... use a
-    # request decode of garbage instead
+    # NULL convention: decoding bytes that are no message returns NULL
+    # and sets EINVAL
     with pytest.raises(OSError) as info:
         flux_lib.lib.flux_msg_decode(b"\x00garbage", 8)
-    assert info.value.errno != 0
+    assert info.value.errno == errno.EINVAL
+    assert info.value.strerror == os.strerror(errno.EINVAL)
 
 
 def test_missing_function_stub(monkeypatch):
