@@ -22,6 +22,7 @@ PEER_TESTS = [
     "t0001-handle",
     "t0002-wrapper",
     "t0004-event",
+    "t0005-kvs",
     "t0006-request",
     "t0007-watchers",
     "t0008-message",
