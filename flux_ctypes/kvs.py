@@ -499,8 +499,10 @@ def commit(flux_handle: Flux, flags: int = 0, namespace: Any = None,
         txn = getattr(flux_handle, "aux_txn", None)
         if txn is None:
             return
+        # A bad argument leaves the staged changes; once sent, they go.
+        future = _commit_future(flux_handle, flags, namespace, txn.txn)
         try:
-            _commit_future(flux_handle, flags, namespace, txn.txn).get()
+            future.get()
         finally:
             setattr(flux_handle, "aux_txn", None)
         return

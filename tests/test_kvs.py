@@ -266,6 +266,14 @@ def test_failed_commit_does_not_poison_the_next(handle, key):
     assert kvs.get(handle, key + ".after") == 2
 
 
+def test_a_bad_commit_argument_keeps_the_staged_changes(handle, key):
+    kvs.put(handle, key + ".kept", 1)
+    with pytest.raises(ValueError, match="namespace must not contain a NUL"):
+        kvs.commit(handle, namespace="bad\0ns")
+    kvs.commit(handle)
+    assert kvs.get(handle, key + ".kept") == 1
+
+
 def test_txn_context_manager_and_flags(handle, key):
     with kvs.KVSTxn(handle, key) as txn:
         txn.put("a", 1)
