@@ -858,7 +858,11 @@ def _lookup_value(future: Any) -> Any:
 
 
 class KVSWatchFuture(WatchImplementation):
-    """What :func:`kvs_watch_async` returns (the official interface)."""
+    """What :func:`kvs_watch_async` returns (the official interface).
+
+    Its ``get()`` resets the future itself, so it is not for
+    ``flux_ctypes.aio.stream()`` (which resets after each value): under
+    asyncio, iterate a :class:`KVSWatch` from :func:`watch` instead."""
 
     def watch_get(self, future: Any) -> Any:
         return _lookup_value(future)
