@@ -152,9 +152,14 @@ def _flux_arg(flux_handle: Any) -> Any:
     return hptr
 
 
+# json.dumps() with an option builds an encoder per call.  ASCII output,
+# as the official module writes (json.dumps' default).
+_encoder = json.JSONEncoder(allow_nan=False)
+
+
 def _json_value(value: Any) -> bytes:
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = _encoder.encode(value)
     except TypeError as exc:
         raise TypeError("value can't be stored as JSON: {}".format(exc)) from None
     except ValueError as exc:  # NaN, infinities, circular references
