@@ -8,6 +8,7 @@ and ``namespace`` fixtures, so tests neither see nor disturb each other.
 import asyncio
 import errno
 import itertools
+import json
 import os
 import random
 import subprocess
@@ -81,6 +82,53 @@ def test_decode_value_follows_the_official_rules():
     assert kvs.decode_value(b"{") == "{"
     assert kvs.decode_value("\u263a".encode()) == "\u263a"
     assert kvs.decode_value(b"\xde\xad\xbe\xef") == b"\xde\xad\xbe\xef"
+
+
+def official_python():
+    """An interpreter that imports the official bindings of the flux-core
+    under test (this one, or Debian's, which they are usually built for)."""
+    from flux_ctypes import lib as flux_lib
+
+    flux_cmd = flux_lib.flux_command()
+    if flux_cmd is None:
+        return None, None
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(flux_cmd)))
+    for python in (sys.executable, "/usr/bin/python3"):
+        if not os.path.exists(python):
+            continue
+        probe = subprocess.run(
+            [python, "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],
+            stdout=subprocess.PIPE, universal_newlines=True)
+        where = os.path.join(prefix, "lib", "flux", probe.stdout.strip())
+        ok = subprocess.run([python, "-c", "import flux.kvs"],
+                            env=dict(os.environ, PYTHONPATH=where),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if ok.returncode == 0:
+            return python, where
+    return None, None
+
+
+def test_same_results_as_the_official_module(flux_uri, key):
+    """tests/scripts/official_kvs.py, written for the official flux.kvs,
+    prints the same values and exceptions under both bindings."""
+    python, where = official_python()
+    if python is None:
+        pytest.skip("the official flux bindings don't import here")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "tests", "scripts", "official_kvs.py")
+    outputs = []
+    for args, path in (([python, script, key + "_official"], where),
+                       ([sys.executable, "-m", "flux_ctypes.compat", script, key + "_ours"],
+                        os.pathsep.join([root, where]))):
+        proc = subprocess.run(args, env=dict(os.environ, FLUX_URI=flux_uri, PYTHONPATH=path),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    official, ours = outputs
+    assert len(official) > 50
+    assert [row for row in ours if row not in official] == []
+    assert ours == official
 
 
 # --- values -------------------------------------------------------------------
