@@ -40,7 +40,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import MutableMapping
-from ctypes import byref, c_size_t, c_void_p
+from ctypes import byref, c_char_p, c_int, c_size_t, c_void_p
 from typing import (
     Any,
     Callable,
@@ -54,6 +54,7 @@ from typing import (
 
 from flux_ctypes.constants import (
     FLUX_KVS_READDIR,
+    FLUX_KVS_READLINK,
     FLUX_KVS_WAITCREATE,
     FLUX_KVS_WATCH,
     FLUX_KVS_WATCH_FULL,
@@ -72,6 +73,7 @@ from flux_ctypes.rpc import RPC
 from flux_ctypes.util import decode_json
 
 __all__ = [
+    "KVSCommit",
     "KVSDir",
     "KVSFuture",
     "KVSLookup",
@@ -99,6 +101,7 @@ __all__ = [
     "put_mkdir",
     "put_symlink",
     "put_unlink",
+    "readlink",
     "walk",
     "watch",
 ]
@@ -243,6 +246,23 @@ class KVSFuture(_KVSRequest):
         return None
 
 
+class KVSCommit(KVSFuture):
+    """The future of flux_kvs_commit(): after ``get()``, the namespace's
+    root as the commit left it."""
+
+    def get_sequence(self) -> int:
+        """The root's sequence number (its version) after this commit."""
+        seq = c_int()
+        self._call(lib.flux_kvs_commit_get_sequence, byref(seq))
+        return seq.value
+
+    def get_rootref(self) -> str:
+        """The blobref of the root directory after this commit."""
+        ref = c_char_p()
+        self._call(lib.flux_kvs_commit_get_rootref, byref(ref))
+        return (ref.value or b"").decode("ascii")
+
+
 class KVSLookup(KVSFuture):
     """The future of flux_kvs_lookup(): the value of one key."""
 
@@ -262,6 +282,16 @@ class KVSLookup(KVSFuture):
     def get_key(self) -> Optional[str]:
         key = lib.flux_kvs_lookup_get_key(self.handle)
         return None if key is None else key.decode("utf-8", "surrogateescape")
+
+    def get_symlink(self) -> Tuple[Optional[str], str]:
+        """(namespace or None, target) of the symlink looked up (with
+        FLUX_KVS_READLINK); OSError EINVAL if it is not a symlink."""
+        namespace = c_char_p()
+        target = c_char_p()
+        self._call(lib.flux_kvs_lookup_get_symlink, byref(namespace), byref(target))
+        ns = namespace.value
+        return (None if ns is None else ns.decode("utf-8", "surrogateescape"),
+                (target.value or b"").decode("utf-8", "surrogateescape"))
 
     def get_dir(self) -> Any:
         """A copy of the directory looked up (with FLUX_KVS_READDIR), owned
@@ -291,6 +321,13 @@ def get_key_raw(flux_handle: Flux, key: Any, namespace: Any = None) -> bytes:
     """The bytes stored at ``key``, exactly (NULs included), undecoded."""
     data = _lookup(flux_handle, key, namespace).get_raw()
     return b"" if data is None else data
+
+
+def readlink(flux_handle: Flux, key: Any, namespace: Any = None) -> Tuple[Optional[str], str]:
+    """Where symlink ``key`` points: (its namespace, or None for the one
+    it is in; the target key).  OSError EINVAL if ``key`` is no symlink."""
+    future = _lookup(flux_handle, key, namespace, FLUX_KVS_READLINK)  # type: KVSLookup
+    return future.get_symlink()
 
 
 def exists(flux_handle: Flux, key: Any, namespace: Any = None) -> bool:
@@ -368,7 +405,7 @@ class KVSTxn:
         finally:
             self.clear()
 
-    def commit_async(self, flags: int = 0) -> KVSFuture:
+    def commit_async(self, flags: int = 0) -> KVSCommit:
         """Send the commit; the future's ``get()`` waits for it."""
         future = commit_async(self._handle(), flags=flags, namespace=self.namespace,
                               _kvstxn=self)
@@ -484,10 +521,10 @@ def put_symlink(flux_handle: Optional[Flux], key: Any, target: Any, _kvstxn: Any
         _optional_text_arg(namespace, "namespace"), _text_arg(target, "target"))
 
 
-def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSFuture:
+def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSCommit:
     ptr = lib.flux_kvs_commit(
         _flux_arg(flux_handle), _optional_text_arg(namespace, "namespace"), flags, txn)
-    future = KVSFuture(ptr, flux_handle)
+    future = KVSCommit(ptr, flux_handle)
     future.namespace = namespace
     return future
 
@@ -515,8 +552,9 @@ def commit(flux_handle: Flux, flags: int = 0, namespace: Any = None,
 
 
 def commit_async(flux_handle: Flux, flags: int = 0, namespace: Any = None,
-                 _kvstxn: Any = None) -> KVSFuture:
-    """:func:`commit`, returning its future at once (``get()`` waits)."""
+                 _kvstxn: Any = None) -> KVSCommit:
+    """:func:`commit`, returning its future at once (``get()`` waits; it
+    also has ``get_sequence()`` and ``get_rootref()``)."""
     if _kvstxn is None:
         txn = getattr(flux_handle, "aux_txn", None)
         if txn is None:
@@ -627,7 +665,7 @@ class KVSDir(MutableMapping):  # type: ignore[type-arg]
         finally:
             self.kvstxn.clear()
 
-    def commit_async(self, flags: int = 0) -> KVSFuture:
+    def commit_async(self, flags: int = 0) -> KVSCommit:
         future = self.kvstxn.commit_async(flags=flags)
         self.kvstxn.clear()
         return future

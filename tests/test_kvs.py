@@ -261,8 +261,15 @@ def test_symlink_into_another_namespace(handle, key, namespace):
     kvs.put(handle, "there", 42)
     kvs.commit(handle, namespace=namespace)
     kvs.put_symlink(handle, key + ".far", "there", namespace=namespace)
+    kvs.put_symlink(handle, key + ".near", key + ".x")
+    kvs.put(handle, key + ".x", 1)
     kvs.commit(handle)
     assert kvs.get(handle, key + ".far") == 42
+    assert kvs.readlink(handle, key + ".far") == (namespace, "there")
+    assert kvs.readlink(handle, key + ".near") == (None, key + ".x")
+    with pytest.raises(OSError) as info:
+        kvs.readlink(handle, key + ".x")  # not a symlink
+    assert info.value.errno == errno.EINVAL
 
 
 def test_unlink(handle, key):
@@ -337,6 +344,10 @@ def test_commit_async(handle, key):
     kvs.put(handle, key + ".a", "async")
     future = kvs.commit_async(handle)
     assert future.get() is None
+    seq = future.get_sequence()
+    assert future.get_rootref().startswith("sha")
+    kvs.put(handle, key + ".a2", "again")
+    assert kvs.commit_async(handle).get_sequence() > seq
     assert kvs.get(handle, key + ".a") == "async"
     txn = kvs.KVSTxn(handle)
     txn.put(key + ".b", "too")
