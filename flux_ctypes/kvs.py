@@ -817,10 +817,16 @@ class _WatchBase(_KVSRequest, RPC):
     next change can be interrupted with Ctrl-C."""
 
     needs_cancel = True
+    _extra_ref = None  # type: Any
 
     def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None) -> None:
         super().__init__(future_handle, flux_handle)
         self.needs_cancel = True
+        # A C reference of our own, given back by __del__ after it has
+        # cancelled: whether weak reference callbacks (which destroy the
+        # future) run before or after __del__ varies between Pythons.
+        lib.flux_future_incref(self.handle)
+        self._extra_ref = self.handle
 
     def watch_get(self, future: Any) -> Any:
         raise NotImplementedError
@@ -844,20 +850,27 @@ class _WatchBase(_KVSRequest, RPC):
         values already sent still arrive first); with ``stop=True`` also
         stop calling the then() callback."""
         if self.needs_cancel:
+            _flux_arg(self.flux_handle)  # closed: ValueError, not a dangling handle
             self.watch_cancel(self.handle)
             self.needs_cancel = False
         if stop:
             self.stop()
 
     def __del__(self) -> None:
-        # Still streaming: tell the service, so it stops sending to this
-        # handle.  Not once the handle is closed (nothing to tell).
+        ptr = self._extra_ref
+        if ptr is None:  # __init__ did not get that far
+            return
+        self._extra_ref = None
         try:
-            if self.needs_cancel:
-                owner = self.flux_handle
-                if owner is None or isinstance(owner.handle, flux_t):
-                    self.needs_cancel = False
-                    self.watch_cancel(self.handle)
+            # Still streaming: tell the service, so it stops sending to
+            # this handle.  Not once the handle is closed (nothing to tell).
+            if self.needs_cancel and isinstance(self.flux_handle.handle, flux_t):
+                self.needs_cancel = False
+                self.watch_cancel(ptr)
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+        try:
+            lib.flux_future_decref(ptr)
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 
