@@ -5,7 +5,7 @@ Reading::
 
     get(h, "a.b")            # the value, JSON-decoded; a directory -> KVSDir
     get_key_raw(h, "a.b")    # the stored bytes, exactly
-    exists(h, key), isdir(h, key), get_dir(h, "a")
+    exists(h, key), isdir(h, key), get_dir(h, "a"), readlink(h, "a.link")
 
 Writing is staged in a transaction and made permanent by a commit: the
 module functions (``put``, ``put_mkdir``, ``put_unlink``, ``put_symlink``)
@@ -28,10 +28,14 @@ that is also an iterator, and works with ``flux_ctypes.aio.stream()``::
     async for value in aio.stream(kvs.watch(h, "counter")):
         ...
 
-Keys are dotted paths (``"a.b.c"``), str or bytes.  A key or namespace
-holding a NUL character is a ValueError, a value JSON can't encode a
-TypeError or ValueError naming ``value``; what the KVS refuses is an
-OSError carrying the KVS's own error text.
+Keys are dotted paths (``"a.b.c"``), str or bytes.  A key, target or
+namespace that holds a NUL character or is not UTF-8 is a ValueError, a
+value JSON can't encode a TypeError or ValueError naming ``value``; what
+the KVS refuses is an OSError carrying the KVS's own error text (a
+namespace that does not exist: ENOTSUP, naming it).
+
+Blocking calls wait for the broker's answer in one piece, except a
+watch's, which Ctrl-C interrupts as it does an RPC's.
 """
 
 import ctypes
