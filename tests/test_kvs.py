@@ -459,7 +459,9 @@ def test_watch_under_asyncio(handle, key):
                     w.cancel()
         return seen
 
-    loop = asyncio.new_event_loop()
+    # an event loop aio can attach a handle to (aio.new_event_loop where
+    # aio hosts asyncio on the Flux reactor, any asyncio loop otherwise)
+    loop = getattr(aio, "new_event_loop", asyncio.new_event_loop)()
     try:
         assert loop.run_until_complete(main()) == ["a", "aa", "aaa", "aaaa"]
     finally:
