@@ -340,7 +340,7 @@ def exists(flux_handle: Flux, key: Any, namespace: Any = None) -> bool:
     ``namespace`` None means ``$FLUX_KVS_NAMESPACE``, else the primary one
     (as everywhere in this module)."""
     try:
-        get_key_direct(flux_handle, key, namespace=namespace)
+        _lookup(flux_handle, key, namespace).get_raw()  # no need to decode it
     except OSError as err:
         if err.errno == errno.ENOENT:
             return False
@@ -353,7 +353,7 @@ def exists(flux_handle: Flux, key: Any, namespace: Any = None) -> bool:
 def isdir(flux_handle: Flux, key: Any, namespace: Any = None) -> bool:
     """True if ``key`` is a directory (False if it is absent)."""
     try:
-        get_key_direct(flux_handle, key, namespace=namespace)
+        _lookup(flux_handle, key, namespace).get_raw()
     except OSError as err:
         if err.errno == errno.ENOENT:
             return False
