@@ -80,8 +80,13 @@ def test_importing_flux_ctypes_does_not_install_the_shim(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "installed False"
-    assert "flux_ctypes" not in "\n".join(lines[1:])
-    assert "is flux_ctypes True" not in lines
+    # either no flux at all, or the official one (this interpreter may
+    # see it in its site directory): never flux_ctypes
+    if lines[1].startswith("flux ImportError"):
+        assert len(lines) == 2
+    else:
+        assert lines[1].startswith("flux ") and "flux_ctypes" not in lines[1]
+        assert lines[2] == "is flux_ctypes False"
 
 
 def test_official_flux_stays_official_without_the_shim(tmp_path):
