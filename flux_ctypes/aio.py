@@ -289,7 +289,7 @@ class Attachment:
             return None
         earliest: Optional[float] = None
         for watcher in _watchers._ACTIVE:
-            if isinstance(watcher, MessageWatcher) or watcher.handle is None:
+            if isinstance(watcher, MessageWatcher) or watcher.closed:
                 continue
             if _address(watcher.flux_handle.get_reactor()) != self.reactor_key:
                 continue
