@@ -128,6 +128,10 @@ def future_error(fptr: Any, exc: OSError) -> BaseException:
 _then_lookup = _THEN.lookup
 
 
+def _address(ptr: Any) -> int:
+    return int(ctypes.cast(ptr, c_void_p).value or 0)
+
+
 def _handle_reactor(flux_handle: Any) -> Any:
     """The reactor of ``flux_handle`` if it is an open Flux handle."""
     if isinstance(flux_handle, CObject) and flux_handle._ctype is flux_t and not flux_handle.closed:
@@ -347,14 +351,27 @@ class Future(CObject):
         return Flux(handle=hptr)
 
     def set_flux(self, flux_handle: "Optional[Flux]") -> None:
+        """Give a future made without one (FutureExt, composites) its
+        handle.  A future that has a handle keeps it: an RPC's destructor
+        frees its matchtag and message handler on that handle, so changing
+        it (or clearing it) would make C free them on the wrong one."""
         ptr = self.cptr
-        if flux_handle is None:
-            lib.flux_future_set_flux(ptr, None)
-            return
-        if not isinstance(flux_handle, CObject) or flux_handle._ctype is not flux_t:
+        if isinstance(flux_handle, flux_t):
+            hptr = flux_handle if flux_handle else None
+        elif flux_handle is None:
+            hptr = None
+        elif isinstance(flux_handle, CObject) and flux_handle._ctype is flux_t:
+            hptr = flux_handle.cptr
+        else:
             raise TypeError("flux_handle must be a Flux handle or None, not {}".format(
                 type(flux_handle).__name__))
-        lib.flux_future_set_flux(ptr, flux_handle.cptr)
+        current = lib.flux_future_get_flux(ptr)
+        if current:
+            if hptr is not None and _address(hptr) == _address(current):
+                return
+            raise OSError(errno.EINVAL, "set_flux: this future already belongs to a "
+                          "handle, which it must keep until it is destroyed")
+        lib.flux_future_set_flux(ptr, hptr)
 
     def get_reactor(self) -> Any:
         return lib.flux_future_get_reactor(self.cptr)

@@ -236,7 +236,10 @@ class Flux(CObject):
         try:
             # Unreferenced: it must not keep the reactor running once the
             # user's watchers are done, and ev_run() does not count it.
-            sigint.start().unref()
+            try:
+                sigint.start().unref()
+            except OSError:
+                pass  # SIGINT is watched from another reactor (libev allows one)
             rc = self._run(reactor, flags)
         finally:
             sigint.destroy()

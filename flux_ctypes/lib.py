@@ -693,6 +693,11 @@ def raw_call(fn: Fn, *args: Any) -> Any:
     if name in _args.DESTRUCTORS:
         args[0].close()
         return None
+    method = _args.ROUTED.get(name)
+    if method is not None and isinstance(args[0], CObject):
+        # the wrapper's own method keeps its bookkeeping (registries,
+        # libev's one-loop-per-signal rule, an RPC's handle) in step with C
+        return getattr(args[0], method)(*args[1:])
     func = getattr(lib, name)
     adopted = _args.ADOPTS.get(name)
     if adopted is not None:

@@ -7,8 +7,10 @@ keeps firing with no user reference (flux-core issue 3973) until it is
 stopped or destroyed, and a stopped one is freed like any other object.
 """
 
+import ctypes
+import errno
 from ctypes import c_int, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from flux_ctypes.callbacks import WORK_HOOKS, Registry, fail, new_key, reactor_has_work
 from flux_ctypes.constants import FLUX_POLLERR, FLUX_POLLIN, FLUX_POLLOUT
@@ -257,12 +259,55 @@ class SignalWatcher(Watcher):
         super().__init__(flux_handle, check.callback(callback), args)
         # libev indexes a fixed table by signal number: check before C sees it.
         self.signal_int = check.signum(signal_int, "signal")
+        self._started = False
+        self._loop = _address(flux_handle.get_reactor())
         self._adopt(lib.flux_signal_watcher_create(
             flux_handle.get_reactor(), self.signal_int, _on_kind, self._key
         ))
 
+    def start(self) -> "Watcher":
+        if self._started:
+            return super().start()
+        self.cptr  # ClosedError once destroyed
+        loop = self._loop
+        owner = _SIGNAL_LOOPS.get(self.signal_int)
+        if owner is not None and owner[0] != loop:
+            # libev asserts (the process dies) when one signal is watched
+            # from two loops; say so instead.
+            raise OSError(errno.EBUSY, "signal {} is watched from another reactor; libev "
+                          "allows one reactor per signal".format(self.signal_int))
+        super().start()
+        if owner is None:
+            _SIGNAL_LOOPS[self.signal_int] = [loop, 1]
+        else:
+            owner[1] += 1
+        self._started = True
+        return self
+
+    def stop(self) -> "Watcher":
+        super().stop()
+        if self._started:
+            self._started = False
+            owner = _SIGNAL_LOOPS.get(self.signal_int)
+            if owner is not None:
+                owner[1] -= 1
+                if owner[1] <= 0:
+                    del _SIGNAL_LOOPS[self.signal_int]
+        return self
+
     def _invoke(self, revents: int) -> None:
         self.callback(self.flux_handle, self, self.signal_int, self.args)  # type: ignore[misc]
+
+
+def _address(ptr: Any) -> int:
+    return int(ctypes.cast(ptr, c_void_p).value or 0)
+
+
+# Which reactor watches each signal, and with how many started watchers:
+# libev allows one loop per signal.  Keyed by the reactor's address, and
+# emptied as the watchers stop (or are destroyed), so a reactor that goes
+# leaves nothing behind.
+_SIGNAL_LOOPS: "Dict[int, List[int]]" = {}
 
 
 class PrepareWatcher(Watcher):
@@ -304,6 +349,11 @@ class IdleWatcher(Watcher):
             self._adopt(lib.flux_idle_watcher_create(
                 flux_handle.get_reactor(), _on_revents, self._key
             ))
+
+
+def signal_loops() -> "Dict[int, int]":
+    """signal number -> address of the reactor watching it (for leak checks)."""
+    return {sig: entry[0] for sig, entry in _SIGNAL_LOOPS.items()}
 
 
 def active_watchers() -> int:

@@ -92,6 +92,8 @@ def uint32(value: Any, name: str) -> int:
 def number(value: Any, name: str) -> Any:
     """A ``double`` that is a number (not NaN)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not hasattr(value, "__float__") or isinstance(value, (str, bytes, bytearray)):
+            raise TypeError("{} must be a number, not {}".format(name, _tname(value)))
         try:
             value = float(value)  # e.g. numpy scalars, Fraction, Decimal
         except (TypeError, ValueError):
@@ -346,3 +348,12 @@ def _void_arg(fn: Fn, i: int, value: Any, name: str, args: Sequence[Any]) -> Any
 
 # Functions that adopt a reference to one argument (by index).
 ADOPTS = {"flux_future_push": 2}
+
+# Functions a wrapper has a method for: through the raw layer, given the
+# wrapper, they call that method.
+ROUTED = {
+    "flux_watcher_start": "start", "flux_watcher_stop": "stop",
+    "flux_msg_handler_start": "start", "flux_msg_handler_stop": "stop",
+    "flux_watcher_ref": "ref", "flux_watcher_unref": "unref",
+    "flux_future_set_flux": "set_flux",
+}
