@@ -113,8 +113,3 @@ def registries() -> Dict[str, int]:
     return {reg.name: len(reg) for reg in ALL}
 
 
-
-# Called with a Flux object just before it closes, so that state kept for
-# it elsewhere (flux_ctypes.aio's attachments, keyed by reactor address) goes
-# with it.
-CLOSE_HOOKS: "List[Callable[[Any], None]]" = []

@@ -148,8 +148,6 @@ class Flux(CObject):
                 future.close()
         self._active_watchers.clear()
         self._reactor = None
-        for hook in callbacks.CLOSE_HOOKS:
-            hook(self)
         super().close()
 
     def __enter__(self) -> "Flux":

@@ -1,5 +1,6 @@
 """Messages (``flux_msg_t``) and the watcher that dispatches them."""
 
+import builtins
 import ctypes
 import errno
 from ctypes import byref, c_char_p, c_int, c_uint32, c_void_p
@@ -14,7 +15,9 @@ from flux_ctypes.constants import (
 )
 from flux_ctypes.ffi import args as check
 from flux_ctypes.lib import (
+    DEAD,
     CObject,
+    closed_error,
     flux_match,
     flux_msg_handler_f,
     flux_msg_handler_t,
@@ -58,7 +61,9 @@ class Message(CObject):
         if type_id is not None:  # the official bindings' keyword
             type = type_id
         if handle is None:
-            ptr = lib.flux_msg_create(check.c_int_arg(type, "type"))
+            if builtins.type(type) is not int:
+                type = check.c_int_arg(type, "type")
+            ptr = lib.flux_msg_create(type)
         elif isinstance(handle, Message):
             ptr = lib.flux_msg_incref(handle.cptr)
         elif isinstance(handle, flux_msg_t) and handle:
@@ -66,6 +71,13 @@ class Message(CObject):
         else:
             raise TypeError("handle must be a non-NULL flux_msg_t pointer or a Message")
         self._own(ptr)
+
+    def _ptr(self) -> Any:
+        # self.cptr without the property machinery, for the accessors below
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        return ptr
 
     @classmethod
     def _adopt(cls, ptr: Any) -> "Message":
@@ -82,12 +94,12 @@ class Message(CObject):
     @property
     def type(self) -> int:
         value = c_int()
-        lib.flux_msg_get_type(self.cptr, byref(value))
+        lib.flux_msg_get_type(self._ptr(), byref(value))
         return value.value
 
     @type.setter
     def type(self, value: int) -> None:
-        lib.flux_msg_set_type(self.cptr, check.c_int_arg(value, "type"))
+        lib.flux_msg_set_type(self._ptr(), check.c_int_arg(value, "type"))
 
     @property
     def type_str(self) -> str:
@@ -96,32 +108,32 @@ class Message(CObject):
     @property
     def topic(self) -> str:
         value = c_char_p()
-        lib.flux_msg_get_topic(self.cptr, byref(value))
+        lib.flux_msg_get_topic(self._ptr(), byref(value))
         return decode_text(value.value) or ""
 
     @topic.setter
     def topic(self, value: Any) -> None:
-        lib.flux_msg_set_topic(self.cptr, encode_topic(value))
+        lib.flux_msg_set_topic(self._ptr(), encode_topic(value))
 
     @property
     def userid(self) -> int:
         value = c_uint32()
-        lib.flux_msg_get_userid(self.cptr, byref(value))
+        lib.flux_msg_get_userid(self._ptr(), byref(value))
         return value.value
 
     @userid.setter
     def userid(self, value: int) -> None:
-        lib.flux_msg_set_userid(self.cptr, check.uint32(value, "userid"))
+        lib.flux_msg_set_userid(self._ptr(), check.uint32(value, "userid"))
 
     @property
     def rolemask(self) -> int:
         value = c_uint32()
-        lib.flux_msg_get_rolemask(self.cptr, byref(value))
+        lib.flux_msg_get_rolemask(self._ptr(), byref(value))
         return value.value
 
     @rolemask.setter
     def rolemask(self, value: int) -> None:
-        lib.flux_msg_set_rolemask(self.cptr, check.uint32(value, "rolemask"))
+        lib.flux_msg_set_rolemask(self._ptr(), check.uint32(value, "rolemask"))
 
     # -- payload -------------------------------------------------------------
     @property
@@ -130,12 +142,12 @@ class Message(CObject):
         # flux_msg_get_string() itself gives NULL for a message without
         # payload (every flux-core since 0.50 at least), so no has_payload().
         value = c_char_p()
-        lib.flux_msg_get_string(self.cptr, byref(value))
+        lib.flux_msg_get_string(self._ptr(), byref(value))
         return decode_text(value.value)
 
     @payload_str.setter
     def payload_str(self, value: Any) -> None:
-        lib.flux_msg_set_string(self.cptr, encode_payload(value))
+        lib.flux_msg_set_string(self._ptr(), encode_payload(value))
 
     @property
     def payload(self) -> Any:
