@@ -24,6 +24,7 @@ from flux_ctypes.future import pending_then_futures as callbacks_then
 from flux_ctypes.lib import (
     DEAD,
     CObject,
+    disown,
     run_deferred,
     UnknownFunctionError,
     find_function,
@@ -109,12 +110,14 @@ class Flux(CObject):
     _c_destroy = "flux_close"  # flux_close() is flux_decref()
     _thread_bound = True
     _reactor: Any = None
+    _runs = 0  # depth of this object's reactor_run()
+    _close_deferred = False
 
     def __init__(self, url: Any = None, flags: int = 0, handle: Any = None) -> None:
         self._active_watchers: Set[Watcher] = set()
         self._dependents: "weakref.WeakSet[Watcher]" = weakref.WeakSet()
         self._cached_config: Any = None
-        flags = check.c_int_arg(flags, "flags")
+        flags = check.handle_flags(flags, "flags")
         if handle is not None:
             if isinstance(handle, Flux):
                 handle = handle.cptr
@@ -148,6 +151,13 @@ class Flux(CObject):
                 future.close()
         self._active_watchers.clear()
         self._reactor = None
+        if self._runs:
+            # closed from a callback of its own reactor_run(): freeing the
+            # flux_t now would free the reactor C is running; _run() gives
+            # the reference back when the reactor returns
+            self._as_parameter_ = DEAD
+            self._close_deferred = True
+            return
         super().close()
 
     def __enter__(self) -> "Flux":
@@ -248,12 +258,19 @@ class Flux(CObject):
         return rc
 
     def _run(self, reactor: Any, flags: int) -> int:
-        with self.in_reactor():
-            try:
-                rc = lib.flux_reactor_run(reactor, flags)
-            except OSError:
-                callbacks.raise_pending()
-                raise
+        self._runs += 1
+        try:
+            with self.in_reactor():
+                try:
+                    rc = lib.flux_reactor_run(reactor, flags)
+                except OSError:
+                    callbacks.raise_pending()
+                    raise
+        finally:
+            self._runs -= 1
+            if self._close_deferred and not self._runs:
+                self._close_deferred = False
+                disown(self)
         callbacks.raise_pending()
         return int(rc)
 

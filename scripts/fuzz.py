@@ -16,7 +16,9 @@ wrong wrapper objects, closed objects, callables of the wrong arity...
 A batch *crashed* when its child died of a signal or exited without its
 report; it *hung* when it was killed on timeout.  A call that raised
 ctypes.ArgumentError, or an exception other than TypeError, ValueError,
-OverflowError, OSError or AttributeError, is reported as *unexpected*.
+OverflowError, OSError or AttributeError (or what a fuzzed callback raised
+itself), is reported as *unexpected*.  Children run with glibc's
+MALLOC_PERTURB_, so that a use after free tends to crash.
 
 Calls that block by contract (reactor_run without NOWAIT, recv without
 NONBLOCK, get() of an unfulfilled future) are made in their non-blocking
@@ -284,8 +286,10 @@ def run(batches, calls, timeout, seed, uri, python):
         bseed = seed + batch
         cmd = [python, os.path.abspath(__file__), "--child", "--seed", str(bseed),
                "--calls", str(calls), "--uri", uri]
+        # glibc fills freed memory with garbage: a use after free shows
+        env = dict(os.environ, MALLOC_PERTURB_="165")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                universal_newlines=True, start_new_session=True)
+                                universal_newlines=True, start_new_session=True, env=env)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -5,6 +5,9 @@ answers with a dead sentinel that no C function accepts."""
 import ctypes
 import errno
 import gc
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -172,3 +175,39 @@ def test_releases_of_an_ended_thread_are_not_lost(flux_uri):
     collect()
     assert deferred_count() == 0
     run_deferred()
+
+
+CLOSE_IN_CALLBACK = r"""
+import sys
+sys.path.insert(0, {root!r})
+from flux_ctypes import Flux
+from flux_ctypes.lib import ClosedError
+from flux_ctypes.watchers import active_watchers
+h = Flux()
+seen = []
+def cb(handle, watcher, revents, args):
+    handle.close()
+    seen.append(handle.closed)
+h.timer_watcher_create(0, cb).start()
+h.timer_watcher_create(0.01, lambda *a: seen.append("late")).start()
+rc = h.reactor_run()
+try:
+    h.reactor_run()
+except ClosedError:
+    seen.append("refused")
+print(rc >= 0, seen, active_watchers())
+"""
+
+
+def test_closing_a_handle_from_its_own_reactor_callback(flux_uri):
+    """The flux_t (and the reactor C is running) is given back when
+    reactor_run() returns, not under the running reactor.  In a child with
+    glibc's MALLOC_PERTURB_, so that running on freed memory shows."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-c", CLOSE_IN_CALLBACK.format(root=root)],
+        env=dict(os.environ, FLUX_URI=flux_uri, MALLOC_PERTURB_="165"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "True [True, 'refused'] 0"

@@ -85,6 +85,16 @@ def test_watcher_arguments(handle):
     _refused(TypeError, "flux_handle", FutureExt, lambda f: None, flux_handle="x")
 
 
+def test_clone_flag_is_refused(handle, flux_uri):
+    """FLUX_O_CLONE set by hand sends libflux-core through a NULL parent."""
+    _refused(ValueError, "FLUX_O_CLONE", Flux, flux_uri, constants.FLUX_O_CLONE)
+    _refused(InvalidArguments, "FLUX_O_CLONE", handle.flags_set, -1)
+    _refused(InvalidArguments, "FLUX_O_CLONE", handle.flags_unset, constants.FLUX_O_CLONE)
+    handle.flags_set(constants.FLUX_O_MATCHDEBUG)
+    handle.flags_unset(constants.FLUX_O_MATCHDEBUG)
+    assert handle.rpc("broker.ping", {}).get() is not None
+
+
 def test_rpc_and_message_arguments(handle):
     _refused(OverflowError, "nodeid", handle.rpc, "broker.ping", {}, nodeid=-1)
     _refused(OverflowError, "nodeid", handle.rpc, "broker.ping", {}, nodeid=2 ** 32)

@@ -177,6 +177,19 @@ def instance(value: Any, cls: Any, name: str) -> Any:
     return value
 
 
+FLUX_O_CLONE = 2  # handle.h
+
+
+def handle_flags(value: Any, name: str = "flags") -> Any:
+    """flux_open() / flux_flags_set() flags: FLUX_O_CLONE marks a handle
+    made by flux_clone(), whose parent libflux-core then follows; set by
+    hand it sends C through a NULL parent."""
+    value = integer(value, name)
+    if value & FLUX_O_CLONE:
+        raise ValueError("{}: FLUX_O_CLONE is set by flux_clone() only".format(name))
+    return value
+
+
 # --- the raw layer -----------------------------------------------------------
 def _check_none(value: Any, name: str) -> Any:
     if value is not None:
@@ -193,6 +206,10 @@ def _nonnull(value: Any, name: str) -> Any:
 # Parameters libev or libflux-core would assert on, or free, or call: by
 # function name, then argument index.
 DOMAINS = {
+    "flux_open": {1: handle_flags},
+    "flux_open_ex": {1: handle_flags},
+    "flux_flags_set": {1: handle_flags},
+    "flux_flags_unset": {1: handle_flags},
     "flux_fd_watcher_create": {1: fd},
     "flux_timer_watcher_create": {1: seconds, 2: seconds},
     "flux_timer_watcher_reset": {1: seconds, 2: seconds},
