@@ -144,6 +144,7 @@ def child(seed, calls, uri):
 
     objs = build()
     raw_names = sorted(TABLE)
+    future_fns = [n for n in raw_names if n.startswith(("flux_future_", "flux_rpc_"))]
     for i in range(calls):
         if rng.random() < 0.03:
             objs = build()
@@ -159,7 +160,19 @@ def child(seed, calls, uri):
             nargs = max(0, nargs + rng.choice([0, 0, 0, 0, -1, 1]))
             target = getattr(h, fname[5:], None)
             label = "h." + fname[5:]
-        elif kind < 0.35:
+        elif kind < 0.38:
+            # a future's own functions, the official way: future.pimpl.xyz()
+            fut = rng.choice([o for o in objs if isinstance(o, Future)])
+            fname = rng.choice(future_fns)
+            if fname in RAW_BLOCKING:
+                continue
+            nargs = max(0, len(TABLE[fname].argtypes) - 1 + rng.choice([0, 0, 0, -1, 1]))
+            label = "{}.pimpl.{}".format(type(fut).__name__, fname)
+            try:
+                target = getattr(fut.pimpl, fname)
+            except AttributeError:  # masked: the function takes no future first
+                continue
+        elif kind < 0.43:
             cls = rng.choice([Flux, Message, FutureExt, WaitAllFuture, Future])
             target, label, nargs = cls, cls.__name__, rng.randint(0, 3)
         else:
