@@ -98,7 +98,13 @@ class Flux(CObject):
     first destroys the watchers made on it and the futures waiting on it
     with ``then()`` (their callbacks will not run), so nothing keyed by its
     C addresses outlives it; futures you hold keep the C handle alive
-    until they go.
+    until they go.  Closed from a callback of its own ``reactor_run()``,
+    the reference is given back when that returns.
+
+    A ``flux_t`` is not thread-safe: a handle the garbage collector releases
+    in another thread than the one that opened it is closed by the opening
+    thread, at its next C object, blocking wait or reactor run (at once if
+    that thread has ended); see :func:`flux_ctypes.lib.own`.
     """
 
     # Per-thread reactor depth and pending callback exception.  A class

@@ -57,7 +57,9 @@ class Watcher(CObject):
     bindings' watchers do; ``destroy()`` or ``close()`` frees it).
 
     A watcher is tied to the handle that made it: closing the handle
-    destroys its watchers first."""
+    destroys its watchers first.  Like a future, a watcher the garbage
+    collector releases in another thread than the one that made it is
+    destroyed by the making thread (see :func:`flux_ctypes.lib.own`)."""
 
     _ctype: Any = flux_watcher_t
     _c_destroy = "flux_watcher_destroy"
