@@ -374,7 +374,11 @@ class Future(CObject):
         lib.flux_future_set_flux(ptr, hptr)
 
     def get_reactor(self) -> Any:
-        return lib.flux_future_get_reactor(self.cptr)
+        """The reactor this future's callbacks run on (a Reactor), or None."""
+        from flux_ctypes.watchers import Reactor
+
+        ptr = lib.flux_future_get_reactor(self.cptr)
+        return Reactor(ptr) if ptr else None
 
     def incref(self) -> None:
         """Take one more C reference (for code handing the future to C)."""

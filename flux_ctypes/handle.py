@@ -40,6 +40,8 @@ from flux_ctypes.rpc import RPC
 from flux_ctypes.util import decode_text, encode_payload, encode_text, encode_topic
 from flux_ctypes.watchers import (
     CheckWatcher,
+    Reactor,
+    reactor_arg,
     FDWatcher,
     IdleWatcher,
     PrepareWatcher,
@@ -61,12 +63,6 @@ def _rpc_future(ptr: Any, flux_handle: "Flux") -> Future:
     fut = Future(ptr, flux_handle)
     fut._sliced = True
     return fut
-
-
-def _reactor_arg(reactor: Any) -> Any:
-    if isinstance(reactor, flux_reactor_t) and reactor:
-        return reactor
-    raise TypeError("reactor must be a flux_reactor_t from get_reactor(), not {!r}".format(reactor))
 
 
 class _BarrierRPC(RPC):
@@ -115,7 +111,7 @@ class Flux(CObject):
     _ctype = flux_t
     _c_destroy = "flux_close"  # flux_close() is flux_decref()
     _thread_bound = True
-    _reactor: Any = None
+    _reactor: Optional[Reactor] = None
     _runs = 0  # depth of this object's reactor_run()
     _close_deferred = False
 
@@ -156,7 +152,9 @@ class Flux(CObject):
             if future._keepalive is self:
                 future.close()
         self._active_watchers.clear()
-        self._reactor = None
+        if self._reactor is not None:
+            self._reactor.close()
+            self._reactor = None
         if self._runs:
             # closed from a callback of its own reactor_run(): freeing the
             # flux_t now would free the reactor C is running; _run() gives
@@ -224,17 +222,19 @@ class Flux(CObject):
         callbacks.raise_pending()
 
     # -- reactor -----------------------------------------------------------
-    def get_reactor(self) -> Any:
+    def get_reactor(self) -> Reactor:
+        """This handle's reactor (one Reactor object, holding its own
+        reference; closed with the handle)."""
         reactor = self._reactor
         if reactor is None or self._as_parameter_ is DEAD:
-            reactor = self._reactor = lib.flux_get_reactor(self.cptr)
+            reactor = self._reactor = Reactor(lib.flux_get_reactor(self.cptr))
         return reactor
 
     def reactor_run(self, reactor: Any = None, flags: int = 0) -> int:
         """Run the reactor until stopped or out of active watchers; re-raise
         any exception a callback raised.  In the main thread, Ctrl-C stops
         it and raises KeyboardInterrupt."""
-        reactor = self.get_reactor() if reactor is None else _reactor_arg(reactor)
+        reactor = self.get_reactor() if reactor is None else reactor_arg(reactor)
         flags = check.c_int_arg(flags, "flags")
         run_deferred()
         if threading.current_thread() is not threading.main_thread():
@@ -281,11 +281,11 @@ class Flux(CObject):
         return int(rc)
 
     def reactor_stop(self, reactor: Any = None) -> None:
-        lib.flux_reactor_stop(self.get_reactor() if reactor is None else _reactor_arg(reactor))
+        lib.flux_reactor_stop(self.get_reactor() if reactor is None else reactor_arg(reactor))
 
     def reactor_stop_error(self, reactor: Any = None) -> None:
         lib.flux_reactor_stop_error(
-            self.get_reactor() if reactor is None else _reactor_arg(reactor))
+            self.get_reactor() if reactor is None else reactor_arg(reactor))
 
     # -- watchers ----------------------------------------------------------
     def add_watcher(self, watcher: Watcher) -> Watcher:

@@ -18,6 +18,7 @@ from flux_ctypes.lib import (
     DEAD,
     CObject,
     closed_error,
+    flux_t,
     flux_match,
     flux_msg_handler_f,
     flux_msg_handler_t,
@@ -202,7 +203,11 @@ def _message_cb(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
             watcher.flux_handle, watcher, Message(handle=msgptr), watcher.args
         )
     except BaseException as exc:  # nothing may cross back into C
-        fail(exc, watcher.flux_handle.get_reactor())
+        fh = watcher.flux_handle
+        if fh.closed:  # closed by the callback: its flux_t lives until we return
+            fail(exc, lib.flux_get_reactor(ctypes.cast(hptr, flux_t)))
+        else:
+            fail(exc, fh.get_reactor())
     finally:
         watcher._running -= 1
         if watcher._destroy_deferred:

@@ -19,6 +19,7 @@ from flux_ctypes.lib import (
     DEAD,
     CObject,
     disown,
+    flux_reactor_t,
     flux_t,
     flux_watcher_f,
     flux_watcher_t,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flux_ctypes.handle import Flux
 
 __all__ = [
+    "Reactor",
     "Watcher",
     "TimerWatcher",
     "FDWatcher",
@@ -41,6 +43,47 @@ __all__ = [
 
 _ACTIVE: "Registry[Watcher]" = Registry("watchers")
 _active = _ACTIVE.lookup
+
+
+class Reactor(CObject):
+    """A ``flux_reactor_t`` as ``get_reactor()`` hands it out: a reference
+    of its own (flux_reactor_incref), so a reactor kept after its handle
+    closed is still a live reactor, never freed memory.  Passed to C as
+    itself; equal to another Reactor of the same C reactor."""
+
+    _ctype = flux_reactor_t
+    _c_destroy = "flux_reactor_decref"
+    _thread_bound = True
+
+    def __init__(self, ptr: Any) -> None:
+        if not isinstance(ptr, flux_reactor_t) or not ptr:
+            raise TypeError("Reactor needs a non-NULL flux_reactor_t pointer")
+        lib.flux_reactor_incref(ptr)
+        self._own(ptr)
+
+    def now(self) -> float:
+        """The reactor's cached notion of the current time."""
+        return float(lib.flux_reactor_now(self.cptr))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Reactor):
+            return _address(self._as_parameter_) == _address(other._as_parameter_)
+        if isinstance(other, flux_reactor_t):
+            return _address(self._as_parameter_) == _address(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(_address(self._as_parameter_))
+
+
+def reactor_arg(value: Any, name: str = "reactor") -> Any:
+    """A reactor for C: a Reactor (refused once closed) or a raw non-NULL
+    ``flux_reactor_t`` (trusted)."""
+    if isinstance(value, Reactor):
+        return value.cptr
+    if isinstance(value, flux_reactor_t) and value:
+        return value
+    raise TypeError("{} must be a Reactor from get_reactor(), not {!r}".format(name, value))
 
 
 def flux_handle_arg(value: Any, name: str = "flux_handle") -> Any:
@@ -262,7 +305,7 @@ class SignalWatcher(Watcher):
         # libev indexes a fixed table by signal number: check before C sees it.
         self.signal_int = check.signum(signal_int, "signal")
         self._started = False
-        self._loop = _address(flux_handle.get_reactor())
+        self._loop = _address(flux_handle.get_reactor()._as_parameter_)
         self._adopt(lib.flux_signal_watcher_create(
             flux_handle.get_reactor(), self.signal_int, _on_kind, self._key
         ))
@@ -302,6 +345,8 @@ class SignalWatcher(Watcher):
 
 
 def _address(ptr: Any) -> int:
+    if ptr is DEAD or ptr is None:
+        return 0
     return int(ctypes.cast(ptr, c_void_p).value or 0)
 
 

@@ -211,3 +211,27 @@ def test_closing_a_handle_from_its_own_reactor_callback(flux_uri):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[0] == "True [True, 'refused'] 0"
+
+
+def test_a_reactor_is_a_reference_of_its_own(flux_uri):
+    """get_reactor() hands out Reactor objects holding their own C
+    reference: the handle's own one closes with the handle (and is then
+    refused), a future's one keeps the C reactor alive after it."""
+    from flux_ctypes.watchers import Reactor
+
+    h = Flux(flux_uri)
+    r = h.get_reactor()
+    assert isinstance(r, Reactor) and r is h.get_reactor()
+    f = h.rpc("broker.ping", {})
+    fr = f.get_reactor()
+    assert fr == r and fr is not r
+    f.get()
+    h.close()
+    assert r.closed and not fr.closed
+    with Flux(flux_uri) as h2:
+        with pytest.raises(ClosedError):
+            h2.reactor_run(r)
+        assert h2.reactor_run(fr, constants.FLUX_REACTOR_NOWAIT) >= 0  # still a live reactor
+        assert fr.now() > 0
+    del f
+    fr.close()
