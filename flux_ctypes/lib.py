@@ -498,6 +498,14 @@ def own(
     _OWNED.add(ref)
 
 
+def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
+    """Finalizer body for code that keeps its own weakref.finalize: give
+    back ``ptr`` (``keepalive``, an argument of the pending finalizer, is
+    what kept those objects alive until now).  The core's wrappers use
+    :class:`CObject` instead."""
+    destroy(ptr)
+
+
 def disown(obj: Any) -> bool:
     """Release ``obj``'s C reference now, in this thread (``close()``);
     False when there was none left to release."""
