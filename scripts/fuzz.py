@@ -108,6 +108,7 @@ def child(seed, calls, uri):
     import flux_ctypes
     from flux_ctypes import Flux, FutureExt, Message, WaitAllFuture, constants
     from flux_ctypes.future import Future
+    from flux_ctypes.inner import raw
     from flux_ctypes.lib import TABLE
 
     rng = random.Random(seed)
@@ -150,7 +151,15 @@ def child(seed, calls, uri):
             objs = build()
         h = objs[0]
         kind = rng.random()
-        if kind < 0.3 and not h.closed:
+        if kind < 0.08:
+            # flux.core.inner.raw: every argument given, the handle too
+            fname = rng.choice(raw_names)
+            if fname in RAW_BLOCKING:
+                continue
+            nargs = max(0, len(TABLE[fname].argtypes) + rng.choice([0, 0, 0, -1, 1]))
+            target = getattr(raw, fname)
+            label = "raw." + fname
+        elif kind < 0.3 and not h.closed:
             # the raw layer: a libflux-core function through the handle
             fname = rng.choice(raw_names)
             if fname in RAW_BLOCKING:
