@@ -30,7 +30,6 @@ from flux_ctypes.lib import (
     find_function,
     flux_error_t,
     flux_match,
-    flux_reactor_t,
     flux_t,
     lib,
     raw_call,

@@ -98,21 +98,21 @@ def _failed(func: Any, err: int) -> OSError:
     return OSError(0, "{} failed without setting errno".format(name))
 
 
-def _check_null(result: Any, func: Any, args: Any) -> Any:
+def check_null(result: Any, func: Any, args: Any) -> Any:
     err = _set_errno(0)
     if not result:
         raise _failed(func, err)
     return result
 
 
-def _check_negative(result: int, func: Any, args: Any) -> int:
+def check_negative(result: int, func: Any, args: Any) -> int:
     err = _set_errno(0)
     if result < 0:
         raise _failed(func, err)
     return result
 
 
-_CHECKERS = {NULL: _check_null, NEG: _check_negative, NONE: None}
+_CHECKERS = {NULL: check_null, NEG: check_negative, NONE: None}
 
 TABLE = {fn.name: fn for fn in FUNCTIONS}
 
@@ -344,7 +344,7 @@ def bind(fn: Fn) -> Callable[..., Any]:
     try:
         cdll = load_companion(fn.library)
         if fn.errors == NONE:
-            # errno unread: bound without use_errno (see _check_negative)
+            # errno unread: bound without use_errno (see check_negative)
             cdll = _plain(fn.library, cdll)
         func = getattr(cdll, fn.name)
     except (AttributeError, FluxCoreNotFound) as exc:

@@ -9,7 +9,7 @@ prototype table the same way (its ``ffi`` and ``lib`` arguments are
 accepted and ignored: the table is the only library).
 """
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 from flux_ctypes.lib import (
     CObject,

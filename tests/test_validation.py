@@ -12,7 +12,7 @@ import pytest
 from flux_ctypes import Flux, FutureExt, Message, constants
 from flux_ctypes.ffi import args as check
 from flux_ctypes.lib import InvalidArguments, WrongNumArguments, lib
-from flux_ctypes.lib import _check_negative  # the checker under test
+from flux_ctypes.lib import check_negative
 
 
 def _refused(exc_type, match, func, *args, **kwargs):
@@ -152,7 +152,7 @@ def test_a_failure_without_errno_reports_none():
 
     ctypes.set_errno(0)  # what the previous checked call left
     with pytest.raises(OSError) as info:
-        _check_negative(-1, flux_x, ())
+        check_negative(-1, flux_x, ())
     assert info.value.errno == 0
     assert "flux_x failed without setting errno" in str(info.value)
 
