@@ -718,16 +718,16 @@ def raw_call(fn: Fn, *args: Any) -> Any:
     func = getattr(lib, name)
     adopted = _args.ADOPTS.get(name)
     if adopted is not None:
-        # C takes over a reference: give it one of its own, so the
+        # C keeps the pointer: give it a reference of its own, so the
         # wrapper still gives back only the one it holds.
-        lib.flux_future_incref(converted[adopted])
+        getattr(lib, adopted[1])(converted[adopted[0]])
     try:
         return func(*converted)
     except ctypes.ArgumentError as exc:  # pragma: no cover - caught above
         raise InvalidArguments("{}(): {}".format(name, exc)) from None
     except BaseException:
         if adopted is not None:
-            lib.flux_future_decref(converted[adopted])
+            getattr(lib, adopted[2])(converted[adopted[0]])
         raise
 
 

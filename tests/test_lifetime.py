@@ -235,3 +235,31 @@ def test_a_reactor_is_a_reference_of_its_own(flux_uri):
         assert fr.now() > 0
     del f
     fr.close()
+
+
+LEND_REACTOR = r"""
+import sys
+sys.path.insert(0, {root!r})
+from flux_ctypes import Flux
+owner = Flux()
+h = Flux()
+h.set_reactor(owner.get_reactor())
+owner.close()
+h.timer_watcher_create(0.01, lambda handle, *a: handle.reactor_stop()).start()
+print(h.reactor_run(), h.rpc("broker.ping", {{}}).get() is not None)
+"""
+
+
+def test_a_reactor_lent_to_another_handle_outlives_its_owner(flux_uri):
+    """flux_set_reactor() keeps the pointer without a reference: the raw
+    layer gives it one (never released, as C never says when it is done),
+    so closing the reactor's owner can't free it under the other handle.
+    In a child with MALLOC_PERTURB_: without that reference it crashes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-c", LEND_REACTOR.format(root=root)],
+        env=dict(os.environ, FLUX_URI=flux_uri, MALLOC_PERTURB_="165"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "0 True"

@@ -363,8 +363,16 @@ def _void_arg(fn: Fn, i: int, value: Any, name: str, args: Sequence[Any]) -> Any
                 name, size, length))
     return value
 
-# Functions that adopt a reference to one argument (by index).
-ADOPTS = {"flux_future_push": 2}
+# Functions that keep a pointer given as one argument: (index, the C
+# function taking a reference for them, the one giving it back if the call
+# fails).  flux_future_push() adopts its child's reference;
+# flux_set_reactor() keeps the reactor and never gives it back, so the
+# reference taken for it is never released (a leak, not a dangling pointer
+# once the reactor's owner goes).
+ADOPTS = {
+    "flux_future_push": (2, "flux_future_incref", "flux_future_decref"),
+    "flux_set_reactor": (1, "flux_reactor_incref", "flux_reactor_decref"),
+}
 
 # Functions a wrapper has a method for: through the raw layer, given the
 # wrapper, they call that method.
