@@ -247,9 +247,11 @@ def _nonblocking(label, args, kwargs):
     from flux_ctypes import constants
 
     def nowait(index, flag):
-        if len(args) > index and isinstance(args[index], int) and not isinstance(args[index], bool):
+        # flags that are a valid int (bools included) get the non-blocking
+        # bit; anything else must be refused before C is called at all
+        if len(args) > index and isinstance(args[index], int):
             if INT_MIN <= args[index] <= INT_MAX:
-                args[index] |= flag
+                args[index] = int(args[index]) | flag
         elif len(args) <= index:
             kwargs["flags"] = flag
 
