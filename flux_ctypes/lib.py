@@ -623,6 +623,19 @@ class CObject:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
+    def __copy__(self) -> Any:
+        # a copy would hold the pointer without a reference of its own, and
+        # use it after the original gave it back
+        raise TypeError("{} wraps a C object and can't be copied (Future(f) and "
+                        "Flux(handle=h) share one with a reference of their own)".format(
+                            type(self).__name__))
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("{} wraps a C object and can't be pickled".format(type(self).__name__))
+
     def __repr__(self) -> str:
         ptr = self._as_parameter_
         if ptr is DEAD:

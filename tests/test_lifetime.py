@@ -263,3 +263,15 @@ def test_a_reactor_lent_to_another_handle_outlives_its_owner(flux_uri):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[0] == "0 True"
+
+
+def test_wrappers_refuse_copies(flux_uri):
+    """A copy would hold the pointer without a reference of its own."""
+    import copy
+    import pickle
+
+    with Flux(flux_uri) as h:
+        for obj in (h, Message(), h.rpc("broker.ping", {})):
+            for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+                with pytest.raises(TypeError, match="can't be"):
+                    attempt(obj)
