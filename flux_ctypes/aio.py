@@ -57,7 +57,7 @@ from flux_ctypes.constants import (
 )
 from flux_ctypes.future import Future
 from flux_ctypes.handle import Flux
-from flux_ctypes.lib import flux_continuation_f, flux_msgcounters_t, lib
+from flux_ctypes.lib import DEAD, flux_continuation_f, flux_msgcounters_t, lib
 from flux_ctypes.message import Message, MessageWatcher
 
 __all__ = [
@@ -105,8 +105,10 @@ _last_lookup: "Tuple[Any, Optional[Attachment]]" = (None, None)
 
 
 def _address(ptr: Any) -> int:
-    """The address a ctypes pointer holds (0 for NULL), cheaply."""
-    return ctypes.addressof(ptr.contents) if ptr else 0
+    """The address a ctypes pointer (or a wrapper's) holds (0 for NULL or
+    a closed wrapper), cheaply."""
+    ptr = getattr(ptr, "_as_parameter_", ptr)
+    return ctypes.addressof(ptr.contents) if ptr and ptr is not DEAD else 0
 
 
 def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
@@ -289,7 +291,7 @@ class Attachment:
             return None
         earliest: Optional[float] = None
         for watcher in _watchers._ACTIVE:
-            if isinstance(watcher, MessageWatcher) or watcher.handle is None:
+            if isinstance(watcher, MessageWatcher) or watcher.closed:
                 continue
             if _address(watcher.flux_handle.get_reactor()) != self.reactor_key:
                 continue

@@ -112,3 +112,4 @@ def registries() -> Dict[str, int]:
     """How many objects each callback registry holds (for leak checks)."""
     return {reg.name: len(reg) for reg in ALL}
 
+

@@ -14,6 +14,8 @@
 ``flux.core``          a package of the two below
 ``flux.core.handle``   :mod:`flux_ctypes.handle`
 ``flux.core.watchers`` :mod:`flux_ctypes.watchers`
+``flux.core.inner``    :mod:`flux_ctypes.inner` (``raw``, ``ffi.NULL``)
+``flux.wrapper``       :mod:`flux_ctypes.wrapper` (the errors)
 ``flux.kvs``           :mod:`flux_ctypes.kvs`
 =====================  ==========================
 
@@ -39,7 +41,7 @@ import types
 from typing import Any, Dict, List, Optional, Sequence
 
 import flux_ctypes
-from flux_ctypes import constants, future, handle, message, rpc, watchers
+from flux_ctypes import constants, future, handle, inner, message, rpc, watchers, wrapper
 
 __all__ = ["install", "uninstall", "installed", "main", "PROVIDED", "SERVICES"]
 
@@ -52,6 +54,8 @@ _LEAVES = {
     "flux.rpc": rpc,
     "flux.core.handle": handle,
     "flux.core.watchers": watchers,
+    "flux.core.inner": inner,
+    "flux.wrapper": wrapper,
 }  # type: Dict[str, types.ModuleType]
 
 #: Service modules and packages, imported only when a program imports them:
@@ -173,6 +177,8 @@ def _build() -> Dict[str, types.ModuleType]:
     core = _package("flux.core", "flux_ctypes' handle and watchers.")
     core.handle = handle  # type: ignore[attr-defined]
     core.watchers = watchers  # type: ignore[attr-defined]
+    core.inner = inner  # type: ignore[attr-defined]
+    top.wrapper = wrapper  # type: ignore[attr-defined]
     top.core = core  # type: ignore[attr-defined]
     top.constants = constants  # type: ignore[attr-defined]
     top.message = message  # type: ignore[attr-defined]

@@ -224,6 +224,35 @@ def test_diagnostic_with_instance(flux_uri):
     assert " us to rank 0" in out
 
 
+def test_diagnostic_uses_flux_uri(flux_uri):
+    env = dict(os.environ, PYTHONPATH=ROOT, FLUX_URI=flux_uri)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flux_ctypes", "--count", "2"], env=env, timeout=60,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "instance:  {} (size 2, rank 0)\n".format(flux_uri) in proc.stdout
+
+
+def test_diagnostic_starts_a_throwaway_instance(flux_uri):
+    """No FLUX_URI, no --uri: it starts a single broker, pings it, and shuts
+    it down (its run directory is gone afterwards)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("FLUX_URI", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flux_ctypes", "--count", "2"], env=env, timeout=120,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = [l for l in proc.stdout.splitlines() if l.startswith("instance:")][0]
+    assert line.endswith("(size 1, rank 0) (throwaway: flux start --test-size=1)")
+    assert " us to rank 0" in proc.stdout
+    uri = line.split()[1]
+    assert uri.startswith("local://") and uri != flux_uri
+    rundir = os.path.dirname(uri[len("local://"):])
+    assert not os.path.exists(rundir), "the throwaway instance is still running"
+
+
 def test_diagnostic_unreachable_instance(tmp_path):
     library_or_skip()
     proc = subprocess.run(
@@ -236,11 +265,18 @@ def test_diagnostic_unreachable_instance(tmp_path):
 
 
 def test_runtime_stays_python36():
-    vermin = shutil.which("vermin")
-    if vermin is None:
-        pytest.skip("vermin is not installed (pip install vermin)")
+    # this interpreter's vermin first (the test extra installs it), so the
+    # check runs wherever the suite does, not only where one is on PATH
+    try:
+        import vermin  # noqa: F401
+        command = [sys.executable, "-c", "import sys, vermin; sys.exit(vermin.main())"]
+    except ImportError:
+        found = shutil.which("vermin")
+        if found is None:
+            pytest.skip("vermin is not installed (pip install -e '.[test]' brings it)")
+        command = [found]
     proc = subprocess.run(
-        [vermin, "-t=3.6-", "--no-tips", "--violations",
+        command + ["-t=3.6-", "--no-tips", "--violations",
          os.path.join(ROOT, "flux_ctypes")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
     )
