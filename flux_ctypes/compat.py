@@ -57,6 +57,7 @@ _LEAVES = {
 #: official name -> flux_ctypes module.  A package's submodules follow it
 #: (``flux.job.list`` is ``flux_ctypes.job.list``).
 SERVICES = {
+    "flux.job": "flux_ctypes.job",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their
