@@ -107,7 +107,7 @@ class JobID(int):
         self.orig_str = str(value) if not isinstance(value, JobID) else value.orig_str
         return self
 
-    def encode(self, encoding: str = "dec") -> str:  # type: ignore[override]
+    def encode(self, encoding: str = "dec") -> str:
         """This ID in ``encoding`` (see :func:`id_encode`)."""
         return id_encode(int(self), encoding)
 
@@ -124,7 +124,7 @@ class JobID(int):
         return self.encode("f58plain")
 
     @property
-    def hex(self) -> str:  # type: ignore[override]
+    def hex(self) -> str:  # type: ignore[override,unused-ignore]
         return self.encode("hex")
 
     @property

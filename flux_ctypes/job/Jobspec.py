@@ -389,7 +389,7 @@ class Jobspec:
     def from_yaml_stream(cls, yaml_stream: Any) -> "Jobspec":
         """A jobspec from YAML (or JSON) text or a file object (needs PyYAML)."""
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             raise ImportError(
                 "Jobspec.from_yaml_stream() needs PyYAML (pip install pyyaml); "

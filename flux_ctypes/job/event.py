@@ -33,7 +33,7 @@ MAIN_EVENTS = frozenset((
 ))
 
 
-class EventLogEvent(dict):
+class EventLogEvent(dict):  # type: ignore[type-arg]
     """One eventlog entry: a dict with ``timestamp``, ``name`` and
     ``context`` (always present, ``{}`` when the entry has none), made from
     the entry's JSON text or from a dict."""
@@ -131,7 +131,7 @@ class JobEventWatchFuture(Future):
     def needs_cancel(self) -> bool:
         return self._state.needs_cancel
 
-    def get(self, autoreset: bool = True) -> Optional[EventLogEvent]:  # type: ignore[override]
+    def get(self, autoreset: bool = True) -> Optional[EventLogEvent]:
         """The next event (None at the end of the stream); with
         ``autoreset`` the next call waits for the one after it."""
         self.wait_for()

@@ -417,12 +417,11 @@ class FluxExecutor:
     def __enter__(self) -> "FluxExecutor":
         return self
 
-    def __exit__(self, *exc_info: Any) -> bool:
+    def __exit__(self, *exc_info: Any) -> None:
         self.shutdown(wait=True)
-        return False
 
 
-def _stop_threads(event: threading.Event, threads: List[threading.Thread],
+def _stop_threads(event: threading.Event, threads: Sequence[threading.Thread],
                   timeout: Optional[float] = None) -> None:
     # not a method: the finalizer must not keep the executor alive
     event.set()

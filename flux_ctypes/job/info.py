@@ -402,12 +402,14 @@ def _inactive_reason(info: JobInfo) -> str:
             return "Exception: type={}{}".format(exc.type, note)
         code = info.returncode
         if code > 128:
-            try:
-                import signal
+            import signal
 
-                return signal.strsignal(code - 128) or "Signaled {}".format(code - 128)
-            except (ValueError, AttributeError):
-                return "Signaled {}".format(code - 128)
+            strsignal = getattr(signal, "strsignal", None)  # Python 3.8+
+            try:
+                text = strsignal(code - 128) if strsignal else None
+            except ValueError:
+                text = None
+            return text or "Signaled {}".format(code - 128)
         if code == 126:
             return "Command invoked cannot execute"
         if code == 127:

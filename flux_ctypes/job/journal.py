@@ -66,8 +66,9 @@ class JournalConsumer:
     (run by the handle's reactor).  With ``full`` (the default) the
     history comes first, sorted by time; only events after ``since`` are
     returned; ``include_sentinel`` adds SENTINEL_EVENT after the history.
-    ``stop()`` ends the stream: poll() then gives None, and the callback
-    is called with None, once the events already sent are consumed."""
+    ``stop()`` ends the stream: poll() then gives None once the events
+    already sent are consumed; a callback is simply not called again (as
+    with the official bindings), so the reactor runs out of work."""
 
     SENTINEL_EVENT = SENTINEL_EVENT
 
@@ -150,16 +151,17 @@ class JournalConsumer:
         return self.backlog.popleft()
 
     def _on_response(self, future: Any) -> None:
-        ended = False
         try:
             self._take(future.get())
         except OSError as exc:
             if exc.errno != errno.ENODATA:
                 raise
+            # The end of the stream.  As with the official bindings, the
+            # callback is not called for it (flux-core's own tests rely on
+            # that); the reactor simply runs out of work.
             self._enqueue(None)
-            ended = True
-        if not ended:
-            future.reset()
+            return
+        future.reset()
         if not self.processing_inactive:
             while self.backlog and self.cb is not None:
                 self.cb(self.backlog.popleft(), *self.cb_args, **self.cb_kwargs)
@@ -172,8 +174,7 @@ class JournalConsumer:
     def set_callback(self, event_cb: Callable[..., Any], *args: Any,
                      **kwargs: Any) -> "JournalConsumer":
         """Call ``event_cb(event, *args, **kwargs)`` for each event from the
-        reactor, and with None when the stream ends; replaces any earlier
-        callback."""
+        reactor; replaces any earlier callback."""
         self.cb = event_cb
         self.cb_args = args
         self.cb_kwargs = kwargs

@@ -1,6 +1,6 @@
 """Job counts by state and result, from job-list.job-stats."""
 
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from flux_ctypes.rpc import RPC
 
@@ -23,7 +23,7 @@ class JobStats:
 
     def __init__(self, handle: Any, queue: Any = None) -> None:
         self.handle = handle
-        self.queues = []  # type: list
+        self.queues = []  # type: List[str]
         if queue is not None:
             self.queues.extend([queue] if isinstance(queue, str) else queue)
         self.callback = None  # type: Optional[Callable[..., Any]]
@@ -50,11 +50,11 @@ class JobStats:
             totals = self._counts(resp)
         for key, value in totals.items():
             setattr(self, key, value)
-        self.pending = self.depend + self.priority + self.sched  # type: ignore[attr-defined]
-        self.running = self.run + self.cleanup  # type: ignore[attr-defined]
-        self.active = self.total - self.inactive  # type: ignore[attr-defined]
+        self.pending = self.depend + self.priority + self.sched
+        self.running = self.run + self.cleanup
+        self.active = self.total - self.inactive
         # as flux-core reports it: "failed" counts timeouts and cancels too
-        self.failed += self.timeout + self.canceled  # type: ignore[attr-defined]
+        setattr(self, "failed", totals["failed"] + totals["timeout"] + totals["canceled"])
 
     def _query(self) -> RPC:
         return RPC(self.handle, "job-list.job-stats", {})
