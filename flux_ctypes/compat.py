@@ -14,9 +14,11 @@
 ``flux.core``          a package of the two below
 ``flux.core.handle``   :mod:`flux_ctypes.handle`
 ``flux.core.watchers`` :mod:`flux_ctypes.watchers`
+``flux.job`` (and its  :mod:`flux_ctypes.job` (and its submodules),
+submodules)            imported when a program imports it
 =====================  ==========================
 
-Any other ``flux.*`` module (``flux.job``, ``flux.kvs``...) raises an
+Any other ``flux.*`` module (``flux.cli``, ``flux.uri``...) raises an
 ImportError that says flux_ctypes does not provide it, even where the
 official bindings are installed: mixing the two would hand cffi objects to
 ctypes functions.  ``-m module`` and ``-c command`` work in place of the
