@@ -937,3 +937,252 @@ class JobspecV1(Jobspec):
         )
         jobspec.add_file("script", script, perms=0o700, encoding="utf-8")
         return jobspec
+
+    # -- the options of flux submit/run/alloc/batch --------------------------------
+    _OPTION_NAMES = ("env", "rlimit", "signal", "taskmap", "dependency", "requires",
+                     "shell_options", "time_limit", "attributes", "add_file")
+
+    def apply_options(
+        self,
+        args: Any = None,
+        *,
+        prog: Optional[str] = None,
+        _preinit: bool = True,
+        env: Any = None,
+        rlimit: Any = None,
+        signal: Optional[str] = None,
+        taskmap: Optional[str] = None,
+        dependency: Any = None,
+        requires: Any = None,
+        shell_options: Optional[Mapping[str, Any]] = None,
+        time_limit: Any = None,
+        attributes: Optional[Mapping[str, Any]] = None,
+        add_file: Any = None,
+        **kwargs: Any,
+    ) -> "JobspecV1":
+        """Apply ``flux submit``-style options to this jobspec, in place;
+        returns it.
+
+        Options come from keyword arguments, or from ``args`` (an
+        argparse.Namespace or any object with those attributes, which may
+        also carry the CLI's string forms ``setopt`` and ``setattr``);
+        keywords win.  ``env`` rules (``-PATTERN``, ``VAR``,
+        ``VAR=VALUE``, ``^FILE``) and ``rlimit`` rules (``-name``,
+        ``name``, ``name=value``) are applied only when given (or with
+        ``args``): ``env=[]`` propagates this process's environment as it
+        is.  ``signal`` is ``[SIG][@TIME]``; ``taskmap`` and ``dependency``
+        are URIs (``afterok:JOBID``); ``requires`` is constraint text
+        (``host:node1 gpu``); ``shell_options`` and ``attributes`` are
+        dicts (attribute keys default to ``system.``, a leading ``.``
+        means ``attributes.``); ``time_limit`` is seconds or an FSD;
+        ``add_file`` entries are ``[NAME[:PERMS]=]PATH`` or ``NAME=TEXT``.
+
+        ``prog`` names the command whose CLI plugins would apply; this
+        binding loads no CLI plugins, so any other keyword is TypeError."""
+        from flux_ctypes.job import _utils
+        from flux_ctypes.job._constraint import ConstraintSyntaxError, parse_requires
+
+        if kwargs:
+            raise TypeError("apply_options() got unexpected keyword argument(s): "
+                            + ", ".join(repr(k) for k in sorted(kwargs)))
+        given = {
+            "env": env, "rlimit": rlimit, "signal": signal, "taskmap": taskmap,
+            "dependency": dependency, "requires": requires,
+            "shell_options": shell_options, "time_limit": time_limit,
+            "attributes": attributes, "add_file": add_file,
+        }  # type: Dict[str, Any]
+        options = dict.fromkeys(self._OPTION_NAMES)  # type: Dict[str, Any]
+        if args is not None:
+            options.update(vars(args))
+        options.update({k: v for k, v in given.items() if v is not None})
+        for key in ("requires", "dependency", "env", "rlimit"):
+            if isinstance(options.get(key), str):
+                options[key] = [options[key]]
+
+        if env is not None or args is not None:
+            self.environment, expand = _utils.get_filtered_environment(options["env"])
+            if expand:
+                self.setattr_shell_option("env-expand", expand)
+        if rlimit is not None or args is not None:
+            limits = _utils.get_filtered_rlimits(options["rlimit"])
+            if limits:
+                self.setattr_shell_option("rlimit", limits)
+        if options["signal"]:
+            self.setattr_shell_option("signal", _utils.parse_signal_option(options["signal"]))
+        if options["taskmap"] is not None:
+            self.setattr_shell_option("taskmap",
+                                      _utils.URIArg(options["taskmap"], "taskmap").entry)
+        if options["dependency"] is not None:
+            self.setattr("system.dependencies",
+                         _utils.dependency_array_create(options["dependency"]))
+        if options["requires"] is not None:
+            text = " ".join(options["requires"])
+            try:
+                self.setattr("system.constraints", parse_requires(text))
+            except ConstraintSyntaxError as exc:
+                raise ValueError("--requires='{}': {}".format(text, exc)) from None
+        for keyval in options.get("setopt") or []:
+            key, val = _utils.parse_jobspec_keyval("--setopt", keyval)
+            self.setattr_shell_option(key, val)
+        for key, val in (options["shell_options"] or {}).items():
+            self.setattr_shell_option(key, val)
+        if options["time_limit"] is not None:
+            self.duration = _utils.decode_duration(options["time_limit"])
+        pairs = [_utils.parse_jobspec_keyval("--setattr", kv)
+                 for kv in options.get("setattr") or []]
+        pairs += list((options["attributes"] or {}).items())
+        for key, val in pairs:
+            if key.startswith("."):
+                key = "attributes" + key
+            elif not key.startswith(("attributes.", "user.", "system.")):
+                key = "system." + key
+            self.setattr(key, val)
+        for arg in options["add_file"] or []:
+            _utils.jobspec_add_file(self, arg)
+        return self
+
+    @classmethod
+    def from_submit(
+        cls,
+        command: Sequence[str],
+        *,
+        ntasks: int = 1,
+        nodes: Optional[int] = None,
+        cores_per_task: int = 1,
+        gpus_per_task: Optional[int] = None,
+        exclusive: bool = False,
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        bank: Optional[str] = None,
+        cwd: Any = None,
+        output: Any = None,
+        error: Any = None,
+        input: Any = None,
+        label_io: bool = False,
+        unbuffered: bool = False,
+        **kwargs: Any,
+    ) -> "JobspecV1":
+        """from_command() then apply_options(), as ``flux submit`` builds a
+        job: the environment and default rlimits are propagated unless
+        ``env``/``rlimit`` rules say otherwise."""
+        jobspec = cls.from_command(
+            command, num_tasks=ntasks, cores_per_task=cores_per_task,
+            gpus_per_task=gpus_per_task, num_nodes=nodes, exclusive=exclusive, name=name,
+            queue=queue, bank=bank, cwd=cwd, output=output, error=error, input=input,
+            label_io=label_io, unbuffered=unbuffered,
+        )
+        return jobspec.apply_options(
+            prog="submit", env=kwargs.pop("env", []), rlimit=kwargs.pop("rlimit", []),
+            **kwargs)
+
+    @classmethod
+    def from_alloc(
+        cls,
+        *,
+        nslots: Optional[int] = None,
+        nodes: Optional[int] = None,
+        cores_per_slot: int = 1,
+        gpus_per_slot: Optional[int] = None,
+        exclusive: bool = False,
+        broker_opts: Optional[Sequence[str]] = None,
+        conf: Any = None,
+        bg: bool = False,
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        bank: Optional[str] = None,
+        cwd: Any = None,
+        output: Any = None,
+        error: Any = None,
+        input: Any = None,
+        label_io: bool = False,
+        unbuffered: bool = False,
+        **kwargs: Any,
+    ) -> "JobspecV1":
+        """A Flux instance job as ``flux alloc`` builds it: ``nslots`` slots
+        (or ``nodes`` whole nodes), broker options and configuration
+        (``conf``: dict, BatchConfig or --conf text), ``bg`` to start it
+        without an initial program; then apply_options()."""
+        from flux_ctypes.job._utils import normalize_conf
+
+        if nslots is None:
+            if nodes is None:
+                raise ValueError("from_alloc() requires nslots or nodes")
+            nslots, exclusive = nodes, True
+        options = list(broker_opts or [])
+        if bg:
+            options.append("-Sbroker.rc2_none=1")
+        jobspec = cls.from_nest_command(
+            [], num_slots=nslots, cores_per_slot=cores_per_slot,
+            gpus_per_slot=gpus_per_slot, num_nodes=nodes, broker_opts=options,
+            exclusive=exclusive, conf=normalize_conf(conf), name=name, queue=queue,
+            bank=bank, cwd=os.getcwd() if cwd is None else cwd, output=output,
+            error=error, input=input, label_io=label_io, unbuffered=unbuffered,
+        )
+        if bg:
+            jobspec.setattr_shell_option("pty.capture", 1)
+        return jobspec.apply_options(
+            prog="alloc", env=kwargs.pop("env", []), rlimit=kwargs.pop("rlimit", []),
+            **kwargs)
+
+    @classmethod
+    def from_batch(
+        cls,
+        script: Any = None,
+        *,
+        content: Optional[str] = None,
+        nslots: Optional[int] = None,
+        nodes: Optional[int] = None,
+        cores_per_slot: int = 1,
+        gpus_per_slot: Optional[int] = None,
+        exclusive: bool = False,
+        broker_opts: Optional[Sequence[str]] = None,
+        conf: Any = None,
+        wrap: bool = False,
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        bank: Optional[str] = None,
+        cwd: Any = None,
+        output: Any = None,
+        error: Any = None,
+        input: Any = None,
+        label_io: bool = False,
+        unbuffered: bool = False,
+        **kwargs: Any,
+    ) -> "JobspecV1":
+        """A batch job as ``flux batch`` builds it, from a ``script`` file
+        or inline ``content`` (one of them; ``wrap`` adds ``#!/bin/sh``
+        when there is no shebang).  Output goes to ``flux-{{id}}.out``
+        unless ``output`` says otherwise; then apply_options()."""
+        from flux_ctypes.job._utils import normalize_conf
+
+        if script is not None and content is not None:
+            raise TypeError("from_batch() accepts 'script' or 'content', not both")
+        if script is None and content is None:
+            raise TypeError(
+                "from_batch() requires 'script' (file path) or 'content' (inline script)")
+        if content is not None:
+            text = content
+        else:
+            path = os.fspath(script)
+            if name is None:
+                name = os.path.basename(path)
+            with open(path, encoding="utf-8") as infile:
+                text = infile.read()
+        if wrap and not text.startswith("#!"):
+            text = "#!/bin/sh\n" + text
+        if nslots is None:
+            if nodes is not None:
+                nslots, exclusive = nodes, True
+            else:
+                nslots = 1
+        jobspec = cls.from_batch_command(
+            text, "batch" if name is None else name, num_slots=nslots,
+            cores_per_slot=cores_per_slot, gpus_per_slot=gpus_per_slot,
+            num_nodes=nodes, broker_opts=broker_opts, exclusive=exclusive,
+            conf=normalize_conf(conf), cwd=os.getcwd() if cwd is None else cwd,
+            output="flux-{{id}}.out" if output is None else output, error=error,
+            input=input, label_io=label_io, unbuffered=unbuffered, queue=queue, bank=bank,
+        )
+        return jobspec.apply_options(
+            prog="batch", env=kwargs.pop("env", []), rlimit=kwargs.pop("rlimit", []),
+            **kwargs)
