@@ -74,6 +74,16 @@ def test_joblist_class(handle):
         JobList(handle, user="no-such-user-here")
 
 
+def test_journal_and_stats_want_a_handle():
+    from flux_ctypes.job import JournalConsumer
+    from flux_ctypes.job.stats import JobStats
+
+    with pytest.raises(TypeError, match="flux_handle"):
+        JournalConsumer("local:///nowhere")
+    with pytest.raises(TypeError, match="handle"):
+        JobStats(42)
+
+
 def test_state_and_result_names():
     pytest.importorskip("flux_ctypes.lib").load_library()
     assert statetostr(FLUX_JOB_STATE_INACTIVE) == "INACTIVE"
@@ -83,6 +93,12 @@ def test_state_and_result_names():
     assert strtostate("RUN") == 16 and strtoresult("TIMEOUT") == 8
     with pytest.raises(ValueError):
         strtostate("nope")
+    with pytest.raises(TypeError, match="stateid"):
+        statetostr("RUN")
+    with pytest.raises(ValueError, match="stateid"):
+        statetostr(2 ** 40)  # never wrapped into a C int
+    with pytest.raises(TypeError, match="name"):
+        strtoresult(None)
 
 
 def test_jobinfo_offline():

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, Optional
 
 from flux_ctypes.future import Future
 from flux_ctypes.lib import flux_t, lib
-from flux_ctypes.job._args import flux_handle_arg, text_arg
+from flux_ctypes.job._args import flux_handle_arg, int_arg, text_arg
 from flux_ctypes.job.JobID import jobid_arg
 
 __all__ = [
@@ -169,7 +169,7 @@ def event_watch_async(
     e.g. ``guest.exec.eventlog``) of job ``jobid``; returns at once."""
     hptr = flux_handle_arg(flux_handle)
     ptr = lib.flux_job_event_watch(hptr, jobid_arg(jobid), text_arg(eventlog, "eventlog"),
-                                   int(flags))
+                                   int_arg(flags, "flags"))
     return JobEventWatchFuture(ptr, flux_handle)
 
 

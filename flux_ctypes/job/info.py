@@ -16,6 +16,7 @@ from flux_ctypes.constants import (
     FLUX_JOB_STATE_RUNNING,
 )
 from flux_ctypes.lib import lib
+from flux_ctypes.job._args import int_arg, text_arg
 from flux_ctypes.job.JobID import JobID
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 def statetostr(stateid: int, fmt: str = "L") -> str:
     """The name of job state ``stateid``: long ("RUN"), or with ``fmt="S"``
     the single letter ("R")."""
-    text = lib.flux_job_statetostr(int(stateid), fmt.encode("ascii"))
+    text = lib.flux_job_statetostr(int_arg(stateid, "stateid"), text_arg(fmt, "fmt"))
     return (text or b"").decode("utf-8")
 
 
@@ -47,7 +48,7 @@ def resulttostr(resultid: Any, fmt: str = "L") -> str:
     ``fmt="S"``); "" for no result yet."""
     if resultid == "":
         return ""
-    text = lib.flux_job_resulttostr(int(resultid), fmt.encode("ascii"))
+    text = lib.flux_job_resulttostr(int_arg(resultid, "resultid"), text_arg(fmt, "fmt"))
     return (text or b"").decode("utf-8")
 
 
@@ -57,7 +58,7 @@ def strtostate(name: str) -> int:
 
     out = ctypes.c_int()
     try:
-        lib.flux_job_strtostate(name.encode("utf-8"), ctypes.byref(out))
+        lib.flux_job_strtostate(text_arg(name, "name"), ctypes.byref(out))
     except OSError:
         raise ValueError("{!r} is not a job state".format(name)) from None
     return out.value
@@ -69,7 +70,7 @@ def strtoresult(name: str) -> int:
 
     out = ctypes.c_int()
     try:
-        lib.flux_job_strtoresult(name.encode("utf-8"), ctypes.byref(out))
+        lib.flux_job_strtoresult(text_arg(name, "name"), ctypes.byref(out))
     except OSError:
         raise ValueError("{!r} is not a job result".format(name)) from None
     return out.value

@@ -8,6 +8,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional
 
 from flux_ctypes.constants import FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING
+from flux_ctypes.job._args import flux_handle_arg
 from flux_ctypes.job.event import EventLogEvent
 from flux_ctypes.job.JobID import JobID
 
@@ -74,6 +75,7 @@ class JournalConsumer:
 
     def __init__(self, flux_handle: Any, full: bool = True, since: float = 0.0,
                  include_sentinel: bool = False) -> None:
+        flux_handle_arg(flux_handle)  # a Flux, or TypeError/OSError now
         self.handle = flux_handle
         self.topic = "job-manager.events-journal"
         self.cancel_topic = self.topic + "-cancel"

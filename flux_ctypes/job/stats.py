@@ -2,6 +2,7 @@
 
 from typing import Any, Callable, Dict, List, Optional
 
+from flux_ctypes.job._args import flux_handle_arg
 from flux_ctypes.rpc import RPC
 
 __all__ = ["JobStats"]
@@ -22,6 +23,7 @@ class JobStats:
     derived_stats = _DERIVED
 
     def __init__(self, handle: Any, queue: Any = None) -> None:
+        flux_handle_arg(handle, "handle")  # a Flux, or TypeError/OSError now
         self.handle = handle
         self.queues = []  # type: List[str]
         if queue is not None:
