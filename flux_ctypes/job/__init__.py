@@ -31,6 +31,7 @@ from flux_ctypes.job.kill import (
     kill_async,
 )
 from flux_ctypes.job.kvs import job_kvs, job_kvs_guest
+from flux_ctypes.job.kvslookup import JobKVSLookup, job_info_lookup, job_kvs_lookup
 from flux_ctypes.job.list import JobList, get_job, job_list, job_list_id, job_list_inactive
 from flux_ctypes.job.submit import submit, submit_async, submit_get_id
 from flux_ctypes.job.timeleft import timeleft
@@ -50,6 +51,7 @@ __all__ = [
     "JobException",
     "JobID",
     "JobInfo",
+    "JobKVSLookup",
     "JobList",
     "Jobspec",
     "JobspecV1",
@@ -64,8 +66,10 @@ __all__ = [
     "id_encode",
     "id_parse",
     "job_fields_to_attrs",
+    "job_info_lookup",
     "job_kvs",
     "job_kvs_guest",
+    "job_kvs_lookup",
     "job_list",
     "job_list_id",
     "job_list_inactive",

@@ -5,7 +5,7 @@ are passed as ``int``.  Buffers that C fills (``char *buf``) are passed as
 ctypes string buffers.
 """
 
-from ctypes import POINTER, c_bool, c_char_p, c_double, c_int, c_size_t, c_uint64
+from ctypes import POINTER, c_bool, c_char, c_char_p, c_double, c_int, c_size_t, c_uint32, c_uint64
 
 from flux_ctypes.ffi.types import NEG, NULL, char_pp, flux_error_t, flux_future_t, flux_t, fn, int_p
 
@@ -45,5 +45,9 @@ FUNCTIONS = (
     fn("flux_job_result_get", c_int, [flux_future_t, char_pp], NEG),
     fn("flux_job_timeleft", c_int, [flux_t, POINTER(flux_error_t), POINTER(c_double)], NEG),
     fn("flux_job_waitstatus_to_exitcode", c_int, [c_int, POINTER(flux_error_t)], NEG),
+    # signed J -> jobspec; returns malloc'd memory the caller frees (a
+    # char pointer, not c_char_p, so ctypes keeps the address)
+    fn("flux_unwrap_string", POINTER(c_char), [c_char_p, c_bool, POINTER(c_uint32),
+                                        POINTER(flux_error_t)], NULL),
 )
 # fmt: on
