@@ -135,3 +135,22 @@ def test_result_of_unknown_job(handle):
     with pytest.raises(OSError) as info:
         future.get_info()
     assert info.value.errno == errno.ENOENT
+
+
+def test_ctrl_c_interrupts_a_blocking_wait(handle):
+    from conftest import interrupt_child
+
+    name = unique("ctrlc")
+    setup = (
+        "from flux_ctypes import job\n"
+        "jobid = job.submit(h, job.JobspecV1.from_command(['sleep', '300'], name={!r}),"
+        " waitable=True)\n"
+        "print('ready', flush=True)"
+    ).format(name).replace("\n", "\n")
+    interrupt_child(setup, "job.wait(h, jobid)", "ready")
+    # the job is still there: cancel it and reap it here
+    from flux_ctypes.job import job_list
+
+    for info in job_list(handle, name=name).get_jobinfos():
+        cancel(handle, info.id)
+        wait(handle, info.id)
