@@ -33,6 +33,12 @@ from flux_ctypes.job.kill import (
 from flux_ctypes.job.kvs import job_kvs, job_kvs_guest
 from flux_ctypes.job.kvslookup import JobKVSLookup, job_info_lookup, job_kvs_lookup
 from flux_ctypes.job.list import JobList, get_job, job_list, job_list_id, job_list_inactive
+from flux_ctypes.job.output import (
+    job_output,
+    output_event_watch,
+    output_watch,
+    output_watch_lines,
+)
 from flux_ctypes.job.submit import submit, submit_async, submit_get_id
 from flux_ctypes.job.timeleft import timeleft
 from flux_ctypes.job.wait import result, result_async, wait, wait_async, wait_get_status
@@ -73,10 +79,14 @@ __all__ = [
     "job_list",
     "job_list_id",
     "job_list_inactive",
+    "job_output",
     "job_raise",
     "job_raise_async",
     "kill",
     "kill_async",
+    "output_event_watch",
+    "output_watch",
+    "output_watch_lines",
     "result",
     "result_async",
     "submit",
