@@ -59,3 +59,45 @@ def test_taskset():
     assert not Taskset("1").intersect("2")
     with pytest.raises(ValueError):
         Taskset("3-1")
+
+
+def test_async_watchers_in_the_reactor(handle):
+    from flux_ctypes.job import output_watch_async, output_watch_lines_async
+
+    jobid = run(handle, ["sh", "-c", "printf 'x\\ny\\n'; echo e >&2"])
+    chunks = {}
+    lines = []
+
+    def on_chunk(future):
+        stream, text = future.get_output()
+        chunks.setdefault(stream, []).append(text)
+
+    def on_line(future):
+        lines.append(future.getline())
+
+    output_watch_async(handle, jobid).then(on_chunk)
+    output_watch_lines_async(handle, jobid).then(on_line)
+    handle.reactor_run()
+    assert "".join(chunks["stdout"]) == "x\ny\n" and "".join(chunks["stderr"]) == "e\n"
+    assert chunks[None] == [None]  # the end
+    assert sorted(lines[:-1]) == [("stderr", "e"), ("stdout", "x"), ("stdout", "y")]
+    assert lines[-1] == (None, None)
+    wait(handle, jobid)
+
+
+def test_never_started_job_reports_exception_then_eio(handle):
+    import errno
+
+    from flux_ctypes.job import cancel, output_watch
+
+    jobid = submit(handle, JobspecV1.from_command(["true"], name=unique()), urgency=0,
+                   waitable=True)
+    cancel(handle, jobid)
+    got = []
+    with pytest.raises(OSError) as info:
+        for pair in output_watch(handle, jobid):
+            got.append(pair)
+    assert info.value.errno == errno.EIO
+    assert info.value.strerror == "job {} never started".format(jobid)
+    assert got and got[0][0] == "stderr" and "job.exception" in got[0][1]
+    wait(handle, jobid)

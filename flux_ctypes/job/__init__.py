@@ -36,8 +36,11 @@ from flux_ctypes.job.list import JobList, get_job, job_list, job_list_id, job_li
 from flux_ctypes.job.output import (
     job_output,
     output_event_watch,
+    output_event_watch_async,
     output_watch,
+    output_watch_async,
     output_watch_lines,
+    output_watch_lines_async,
 )
 from flux_ctypes.job.submit import submit, submit_async, submit_get_id
 from flux_ctypes.job.timeleft import timeleft
@@ -85,8 +88,11 @@ __all__ = [
     "kill",
     "kill_async",
     "output_event_watch",
+    "output_event_watch_async",
     "output_watch",
+    "output_watch_async",
     "output_watch_lines",
+    "output_watch_lines_async",
     "result",
     "result_async",
     "submit",

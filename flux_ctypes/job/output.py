@@ -1,15 +1,18 @@
 """A job's standard output, error and shell log, from its RFC 24 output
 eventlog (``guest.output``).
 
-The functions here are synchronous: job_output() gathers everything,
-output_event_watch(), output_watch() and output_watch_lines() are
-generators following the output as the job writes it.
+job_output() gathers everything; output_event_watch(), output_watch()
+and output_watch_lines() are generators following the output as the job
+writes it, and their ``_async`` forms are futures for the reactor,
+fulfilled once per event, chunk or line.
 """
 
 import base64
+import errno
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
-from flux_ctypes.job.event import EventLogEvent, JobException, event_wait, event_watch
+from flux_ctypes.future import FutureExt
+from flux_ctypes.job.event import EventLogEvent, event_wait, event_watch, event_watch_async
 from flux_ctypes.job.JobID import JobID
 from flux_ctypes.job.kvslookup import job_kvs_lookup
 
@@ -25,6 +28,12 @@ __all__ = [
     "output_event_watch",
     "output_watch",
     "output_watch_lines",
+    "JobOutputEventWatch",
+    "JobOutputWatch",
+    "JobOutputWatchLines",
+    "output_event_watch_async",
+    "output_watch_async",
+    "output_watch_lines_async",
     "LOG_QUIET",
     "LOG_FATAL",
     "LOG_ERROR",
@@ -248,36 +257,77 @@ def _stream_of(event: Any, tasks: Taskset, log_stderr_level: int) -> Optional[st
     return None
 
 
-def _wait_for_output(flux_handle: Any, jobid: JobID) -> None:
-    # the output eventlog exists once the job shell has started; a job
-    # that never got that far raises its fatal exception
-    event_wait(flux_handle, jobid, "start")
-    event_wait(flux_handle, jobid, "shell.init", eventlog="guest.exec.eventlog")
+def _never_started(jobid: JobID) -> OSError:
+    # EIO: not ENODATA (a normal end) nor ENOENT (no such job)
+    return OSError(errno.EIO, "job {} never started".format(jobid))
+
+
+def _events_until_start(flux_handle: Any, jobid: JobID) -> Iterator[Any]:
+    """Exception events of the main eventlog before ``start`` (as
+    JobExceptionEvents); OSError(EIO) if the job ends without starting."""
+    for event in event_watch(flux_handle, jobid):
+        if event.name == "exception":
+            yield JobExceptionEvent(event)
+        elif event.name == "start":
+            return
+    raise _never_started(jobid)
+
+
+def _exceptions_while_running(flux_handle: Any, jobid: JobID) -> Iterator[Any]:
+    # exceptions between 'start' and 'finish' (later ones are not shown)
+    running = False
+    for event in event_watch(flux_handle, jobid):
+        if event.name == "start":
+            running = True
+        elif event.name == "finish":
+            return
+        elif running and event.name == "exception":
+            yield JobExceptionEvent(event)
 
 
 def output_event_watch(flux_handle: Any, jobid: Any, labelio: bool = False,
                        nowait: bool = False) -> Iterator[Any]:
     """The events of job ``jobid``'s output eventlog, as the job writes them
-    (OutputEvent, LogEvent, ...).  Unless ``nowait``, waits for the job's
-    shell to start; a job that fails before raises JobException."""
+    (OutputEvent, LogEvent, RedirectEvent, OutputHeaderEvent), and its
+    exceptions as JobExceptionEvents.  Unless ``nowait``, waits for the job
+    to start (a job that never does: OSError EIO "job ... never started",
+    after its exceptions) and reports exceptions raised while it ran after
+    its output.  With ``nowait``, only the output eventlog is read."""
     jobid = JobID(jobid)
     if not nowait:
-        _wait_for_output(flux_handle, jobid)
+        for event in _events_until_start(flux_handle, jobid):
+            yield event
+        event_wait(flux_handle, jobid, "shell.init", eventlog="guest.exec.eventlog")
     for entry in event_watch(flux_handle, jobid, "guest.output"):
         yield _parse_entry(entry, labelio)
+    if not nowait:
+        for event in _exceptions_while_running(flux_handle, jobid):
+            yield event
+
+
+def _output_pair(event: Any, log_stderr_level: int) -> Optional[Tuple[str, str]]:
+    """(stream, text) shown for an event, or None."""
+    if event.name == "data":
+        return (event.stream, event.data) if event.data is not None else None
+    if event.name in ("log", "redirect", "exception"):
+        stream = "stderr"
+        if event.name == "log" and event.level > log_stderr_level:
+            stream = "log"
+        return stream, event.render() + "\n"
+    return None
 
 
 def output_watch(flux_handle: Any, jobid: Any, labelio: bool = False,
                  log_stderr_level: int = LOG_TRACE,
                  nowait: bool = False) -> Iterator[Tuple[str, str]]:
-    """``(stream, text)`` pairs of job ``jobid``'s output as it is written;
-    shell log messages at or below ``log_stderr_level`` count as stderr."""
-    everything = Taskset("*")
+    """``(stream, text)`` pairs of job ``jobid``'s output as it is written
+    (see output_event_watch()); shell log messages at or below
+    ``log_stderr_level`` go to stderr, others to "log"; redirections and
+    job exceptions are reported on stderr."""
     for event in output_event_watch(flux_handle, jobid, labelio, nowait):
-        stream = _stream_of(event, everything, log_stderr_level)
-        text = event.render()
-        if stream is not None and text:
-            yield stream, text
+        pair = _output_pair(event, log_stderr_level)
+        if pair is not None:
+            yield pair
 
 
 def output_watch_lines(flux_handle: Any, jobid: Any, labelio: bool = False,
@@ -288,6 +338,196 @@ def output_watch_lines(flux_handle: Any, jobid: Any, labelio: bool = False,
     for stream, text in output_watch(flux_handle, jobid, labelio, log_stderr_level, nowait):
         for line in text.splitlines(keepends):
             yield stream, line
+
+
+# --- the same, from the reactor ---------------------------------------------------
+class JobOutputEventWatch(FutureExt):
+    """The future of output_event_watch_async(): fulfilled once per output
+    event; ``get_event()`` gives the next one (None at the end)."""
+
+    def __init__(self, flux_handle: Any, jobid: Any, labelio: bool = False,
+                 nowait: bool = False) -> None:
+        self.labelio = labelio
+        self.nowait = nowait
+        self.started = False   # 'start' is in the main eventlog
+        self.finished = False  # 'finish' is
+        self.closed = False    # the output eventlog ended
+        super().__init__(self._watch_init, JobID(jobid), flux_handle=flux_handle)
+
+    def get_event(self, autoreset: bool = True) -> Any:
+        entry = self.get()
+        if entry is None:
+            return None
+        if autoreset:
+            self.reset()
+        return _parse_entry(entry, self.labelio)
+
+    def _watch_init(self, future: Any, jobid: JobID) -> None:
+        handle = future.get_flux()
+        if self.nowait:
+            event_watch_async(handle, jobid, "guest.output").then(self._on_output)
+        else:
+            event_watch_async(handle, jobid).then(self._on_main_event, jobid)
+
+    def _on_main_event(self, watch: Any, jobid: JobID) -> None:
+        # Errors are passed on to this future, never raised: an exception
+        # from a callback would stop the caller's reactor.
+        try:
+            event = watch.get_event()
+        except OSError as exc:
+            text = "job {} not found".format(jobid) if exc.errno == errno.ENOENT \
+                else exc.strerror
+            self.fulfill_error(exc.errno or errno.EIO, text)
+            return
+        if event is None:
+            if not self.started:
+                err = _never_started(jobid)
+                self.fulfill_error(errno.EIO, err.strerror)
+            return
+        if event.name == "exception":
+            self.fulfill(event)  # shown on stderr with the output
+        elif event.name == "start":
+            self.started = True
+            event_watch_async(watch.get_flux(), jobid, "guest.exec.eventlog").then(
+                self._on_exec_event, jobid)
+        elif event.name == "finish":
+            self.finished = True
+            watch.cancel(stop=True)  # later exceptions are not reported
+            if self.closed:
+                self.fulfill(None)
+
+    def _on_exec_event(self, watch: Any, jobid: JobID) -> None:
+        try:
+            event = watch.get_event()
+        except OSError as exc:
+            self.fulfill_error(exc.errno or errno.EIO, exc.strerror)
+            return
+        if event is not None and event.name == "shell.init":
+            event_watch_async(watch.get_flux(), jobid, "guest.output").then(self._on_output)
+            watch.cancel(stop=True)
+
+    def _on_output(self, watch: Any) -> None:
+        try:
+            event = watch.get_event()
+        except OSError as exc:
+            self.fulfill_error(exc.errno or errno.EIO, exc.strerror)
+            return
+        if event is None:
+            self.closed = True
+            # the end, once 'finish' shows every exception is in
+            if self.nowait or self.finished:
+                self.fulfill(None)
+            return
+        self.fulfill(event)
+
+
+def _next_pair(future: Any) -> Any:
+    # The pair the future holds, then on to the next one -- except after
+    # the end, (None, None): nothing follows it, and a reset would leave a
+    # then() callback waiting for ever.
+    pair = future.get()
+    if pair is None or pair[1] is None:
+        return (None, None)
+    future.reset()
+    return tuple(pair)
+
+
+class JobOutputWatch(FutureExt):
+    """The future of output_watch_async(); ``get_output()`` gives the next
+    ``(stream, text)``, ``(None, None)`` at the end."""
+
+    def __init__(self, flux_handle: Any, jobid: Any, labelio: bool = False,
+                 log_stderr_level: int = LOG_TRACE, nowait: bool = False) -> None:
+        self.labelio = labelio
+        self.log_stderr_level = log_stderr_level
+        self.nowait = nowait
+        super().__init__(self._watch_init, JobID(jobid), flux_handle=flux_handle)
+
+    def _watch_init(self, future: Any, jobid: JobID) -> None:
+        JobOutputEventWatch(future.get_flux(), jobid, labelio=self.labelio,
+                            nowait=self.nowait).then(self._on_event)
+
+    def _on_event(self, events: Any) -> None:
+        try:
+            event = events.get_event()
+        except OSError as exc:
+            self.fulfill_error(exc.errno or errno.EIO, exc.strerror)
+            return
+        if event is None:
+            self.fulfill((None, None))
+            return
+        pair = _output_pair(event, self.log_stderr_level)
+        if pair is not None:
+            self.fulfill(pair)
+
+    def get_output(self) -> Any:
+        return _next_pair(self)
+
+
+class JobOutputWatchLines(FutureExt):
+    """The future of output_watch_lines_async(); ``getline()`` gives the
+    next ``(stream, line)``, ``(None, None)`` at the end."""
+
+    def __init__(self, flux_handle: Any, jobid: Any, labelio: bool = False,
+                 log_stderr_level: int = LOG_TRACE, nowait: bool = False,
+                 keepends: bool = False) -> None:
+        self.labelio = labelio
+        self.log_stderr_level = log_stderr_level
+        self.nowait = nowait
+        self.keepends = keepends
+        super().__init__(self._watch_init, JobID(jobid), flux_handle=flux_handle)
+
+    def _watch_init(self, future: Any, jobid: JobID) -> None:
+        JobOutputWatch(future.get_flux(), jobid, labelio=self.labelio,
+                       log_stderr_level=self.log_stderr_level,
+                       nowait=self.nowait).then(self._on_output)
+
+    def _on_output(self, output: Any) -> None:
+        try:
+            stream, text = output.get_output()
+        except OSError as exc:
+            self.fulfill_error(exc.errno or errno.EIO, exc.strerror)
+            return
+        if text is None:
+            self.fulfill((None, None))
+            return
+        for line in text.splitlines(self.keepends):
+            self.fulfill((stream, line))
+
+    def getline(self) -> Any:
+        return _next_pair(self)
+
+
+def output_event_watch_async(flux_handle: Any, jobid: Any, labelio: bool = False,
+                             nowait: bool = False) -> JobOutputEventWatch:
+    """output_event_watch() from the reactor: a future to give a then()
+    callback, which calls ``get_event()`` (None at the end; an error, such
+    as EIO for a job that never started, is raised there)."""
+    return JobOutputEventWatch(flux_handle, jobid, labelio=labelio, nowait=nowait)
+
+
+def output_watch_async(flux_handle: Any, jobid: Any, labelio: bool = False,
+                       log_stderr_level: int = LOG_TRACE,
+                       nowait: bool = False) -> JobOutputWatch:
+    """output_watch() from the reactor (see output_event_watch_async())."""
+    return JobOutputWatch(flux_handle, jobid, labelio=labelio,
+                          log_stderr_level=log_stderr_level, nowait=nowait)
+
+
+def output_watch_lines_async(flux_handle: Any, jobid: Any, labelio: bool = False,
+                             log_stderr_level: int = LOG_TRACE, nowait: bool = False,
+                             keepends: bool = False) -> JobOutputWatchLines:
+    """output_watch_lines() from the reactor (see output_event_watch_async())."""
+    return JobOutputWatchLines(flux_handle, jobid, labelio=labelio,
+                               log_stderr_level=log_stderr_level, nowait=nowait,
+                               keepends=keepends)
+
+
+def _wait_for_output(flux_handle: Any, jobid: JobID) -> None:
+    # the output eventlog exists once the job shell has started; a job
+    # that fails before raises its fatal exception
+    event_wait(flux_handle, jobid, "start")
+    event_wait(flux_handle, jobid, "shell.init", eventlog="guest.exec.eventlog")
 
 
 def _collect(entries: Any, tasks: Taskset, labelio: bool, level: int) -> JobOutput:
