@@ -144,10 +144,12 @@ def test_ctrl_c_interrupts_a_blocking_wait(handle):
     setup = (
         "from flux_ctypes import job\n"
         "jobid = job.submit(h, job.JobspecV1.from_command(['sleep', '300'], name={!r}),"
-        " waitable=True)\n"
-        "print('ready', flush=True)"
-    ).format(name).replace("\n", "\n")
-    interrupt_child(setup, "job.wait(h, jobid)", "ready")
+        " waitable=True)"
+    ).format(name)
+    # "ready" is printed inside the try block, just before the wait; the
+    # delay (as in test_handle's Ctrl-C test) lets the wait begin
+    interrupt_child(setup, "print('ready', flush=True) or job.wait(h, jobid)", "ready",
+                    delay=0.3)
     # the job is still there: cancel it and reap it here
     from flux_ctypes.job import job_list
 
