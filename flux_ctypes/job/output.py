@@ -351,7 +351,9 @@ class JobOutputEventWatch(FutureExt):
         self.nowait = nowait
         self.started = False   # 'start' is in the main eventlog
         self.finished = False  # 'finish' is
-        self.closed = False    # the output eventlog ended
+        self.output_closed = False  # the output eventlog ended
+        # (not "closed", as the official class names it: Future.closed
+        # says whether the C future is gone)
         super().__init__(self._watch_init, JobID(jobid), flux_handle=flux_handle)
 
     def get_event(self, autoreset: bool = True) -> Any:
@@ -393,7 +395,7 @@ class JobOutputEventWatch(FutureExt):
         elif event.name == "finish":
             self.finished = True
             watch.cancel(stop=True)  # later exceptions are not reported
-            if self.closed:
+            if self.output_closed:
                 self.fulfill(None)
 
     def _on_exec_event(self, watch: Any, jobid: JobID) -> None:
@@ -413,7 +415,7 @@ class JobOutputEventWatch(FutureExt):
             self.fulfill_error(exc.errno or errno.EIO, exc.strerror)
             return
         if event is None:
-            self.closed = True
+            self.output_closed = True
             # the end, once 'finish' shows every exception is in
             if self.nowait or self.finished:
                 self.fulfill(None)
