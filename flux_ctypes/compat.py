@@ -16,9 +16,10 @@
 ``flux.core.watchers`` :mod:`flux_ctypes.watchers`
 ``flux.job`` (and its  :mod:`flux_ctypes.job` (and its submodules),
 submodules)            imported when a program imports it
+``flux.cli.plugin``    :mod:`flux_ctypes.cli.plugin` (CLI plugins)
 =====================  ==========================
 
-Any other ``flux.*`` module (``flux.cli``, ``flux.uri``...) raises an
+Any other ``flux.*`` module (``flux.uri``, ``flux.cli.base``...) raises an
 ImportError that says flux_ctypes does not provide it, even where the
 official bindings are installed: mixing the two would hand cffi objects to
 ctypes functions.  ``-m module`` and ``-c command`` work in place of the
@@ -60,6 +61,7 @@ _LEAVES = {
 #: (``flux.job.list`` is ``flux_ctypes.job.list``).
 SERVICES = {
     "flux.job": "flux_ctypes.job",
+    "flux.cli": "flux_ctypes.cli",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their

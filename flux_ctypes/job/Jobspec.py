@@ -977,21 +977,35 @@ class JobspecV1(Jobspec):
         means ``attributes.``); ``time_limit`` is seconds or an FSD;
         ``add_file`` entries are ``[NAME[:PERMS]=]PATH`` or ``NAME=TEXT``.
 
-        ``prog`` names the command whose CLI plugins would apply; this
-        binding loads no CLI plugins, so any other keyword is TypeError."""
+        ``prog`` ("submit", "run", "alloc", "batch") loads that command's
+        CLI plugins (see flux_ctypes.cli.plugin): their options are more
+        keywords (by prefixed name, e.g. ``site_opt``), preinit() runs
+        first (after filling in their defaults, unless ``_preinit`` is
+        False), then modify_jobspec().  Any other keyword is TypeError."""
+        from types import SimpleNamespace
+
         from flux_ctypes.job import _utils
         from flux_ctypes.job._constraint import ConstraintSyntaxError, parse_requires
 
+        registry = None  # type: Any
+        if prog:
+            from flux_ctypes.cli.plugin import CLIPluginRegistry
+
+            registry = CLIPluginRegistry(prog)
         if kwargs:
-            raise TypeError("apply_options() got unexpected keyword argument(s): "
-                            + ", ".join(repr(k) for k in sorted(kwargs)))
+            known = {option.dest for option in registry.options} if registry else set()
+            unknown = sorted(set(kwargs) - known)
+            if unknown:
+                raise TypeError("apply_options() got unexpected keyword argument(s): "
+                                + ", ".join(repr(k) for k in unknown))
         given = {
             "env": env, "rlimit": rlimit, "signal": signal, "taskmap": taskmap,
             "dependency": dependency, "requires": requires,
             "shell_options": shell_options, "time_limit": time_limit,
             "attributes": attributes, "add_file": add_file,
         }  # type: Dict[str, Any]
-        options = dict.fromkeys(self._OPTION_NAMES)  # type: Dict[str, Any]
+        given.update(kwargs)
+        options = dict.fromkeys(given)  # type: Dict[str, Any]
         if args is not None:
             options.update(vars(args))
         options.update({k: v for k, v in given.items() if v is not None})
@@ -1039,6 +1053,14 @@ class JobspecV1(Jobspec):
             self.setattr(key, val)
         for arg in options["add_file"] or []:
             _utils.jobspec_add_file(self, arg)
+        if registry is not None:
+            merged = SimpleNamespace(**options)
+            if _preinit:
+                for option in registry.options:
+                    if option.dest not in options:
+                        setattr(merged, option.dest, option.kwargs.get("default"))
+                registry.preinit(merged)
+            registry.modify_jobspec(merged, self)
         return self
 
     @classmethod
