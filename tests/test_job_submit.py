@@ -79,3 +79,15 @@ def test_bad_arguments(handle):
         submit(handle, spec(["true"]), urgency="high")
     with pytest.raises(ValueError, match="urgency"):
         submit(handle, spec(["true"]), urgency=2 ** 40)
+
+
+def test_pre_signed_submission(handle):
+    from flux_ctypes.job import job_info_lookup, wait
+
+    first = submit(handle, spec(["true"]), waitable=True)
+    signed = job_info_lookup(handle, first, keys=["J"]).get()["J"]
+    again = submit(handle, signed, pre_signed=True, waitable=True)
+    assert again != first
+    assert wait(handle, first).success and wait(handle, again).success
+    with pytest.raises(OSError):
+        submit(handle, "not a signed J", pre_signed=True)
