@@ -113,5 +113,23 @@ FLUX_JOB_RESULT_FAILED = 2
 FLUX_JOB_RESULT_CANCELED = 4
 FLUX_JOB_RESULT_TIMEOUT = 8
 
+# kvs.h: flux_kvs_lookup() flags (enum kvs_op)
+FLUX_KVS_READDIR = 1
+FLUX_KVS_READLINK = 2
+FLUX_KVS_WATCH = 4
+FLUX_KVS_WAITCREATE = 8
+FLUX_KVS_TREEOBJ = 16
+FLUX_KVS_APPEND = 32
+FLUX_KVS_WATCH_FULL = 64
+FLUX_KVS_WATCH_UNIQ = 128
+FLUX_KVS_WATCH_APPEND = 256
+FLUX_KVS_STREAM = 512
+FLUX_KVS_WATCH_INITIAL_SENTINEL = 1024
+
+# kvs_commit.h: flux_kvs_commit() flags (enum kvs_commit_flags)
+FLUX_KVS_NO_MERGE = 1
+FLUX_KVS_TXN_COMPACT = 2
+FLUX_KVS_SYNC = 4
+
 # Names only, so tests and tools can walk them without guessing.
 __all__ = [name for name in list(globals()) if name.startswith("FLUX_")]

@@ -145,8 +145,8 @@ def test_unprovided_submodule_is_a_clear_import_error(shim, name):
 def test_unprovided_attribute_is_a_clear_attribute_error(shim):
     import flux
 
-    with pytest.raises(AttributeError, match="flux.kvs is not provided by flux_ctypes"):
-        flux.kvs
+    with pytest.raises(AttributeError, match="flux.uri is not provided by flux_ctypes"):
+        flux.uri
     assert not hasattr(flux.core, "inner")
 
 
@@ -219,9 +219,9 @@ def test_same_script_under_the_official_bindings(flux_uri, tmp_path):
         del report["event"][0]  # topic names the pid
     assert a == b
     # An official module the shim lacks is refused, not loaded beside it.
-    refused = run(["-m", "flux_ctypes.compat", "-c", "import flux.kvs"], tmp_path, env)
+    refused = run(["-m", "flux_ctypes.compat", "-c", "import flux.uri"], tmp_path, env)
     assert refused.returncode == 1
-    assert "flux.kvs is not provided by flux_ctypes" in refused.stderr
+    assert "flux.uri is not provided by flux_ctypes" in refused.stderr
 
 
 def test_unprovided_module_fails_the_script_clearly(tmp_path):

@@ -48,6 +48,9 @@ OPAQUE = {
     flux_lib.flux_watcher_t._type_: "flux_watcher",
     flux_lib.flux_msg_handler_t._type_: "flux_msg_handler",
     flux_lib.flux_conf_t._type_: "flux_conf",
+    flux_lib.flux_kvs_txn_t._type_: "flux_kvs_txn",
+    flux_lib.flux_kvsdir_t._type_: "flux_kvsdir",
+    flux_lib.flux_kvsitr_t._type_: "flux_kvsitr",
 }
 
 # How C spells the type each ctypes Structure with fields mirrors.
