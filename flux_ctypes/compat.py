@@ -11,15 +11,18 @@
 ``flux.message``       :mod:`flux_ctypes.message`
 ``flux.future``        :mod:`flux_ctypes.future`
 ``flux.rpc``           :mod:`flux_ctypes.rpc`
-``flux.core``          a package of the two below
+``flux.core``          a package of the three below
 ``flux.core.handle``   :mod:`flux_ctypes.handle`
 ``flux.core.watchers`` :mod:`flux_ctypes.watchers`
 ``flux.core.inner``    :mod:`flux_ctypes.inner` (``raw``, ``ffi.NULL``)
 ``flux.wrapper``       :mod:`flux_ctypes.wrapper` (the errors)
+``flux.job`` (and its  :mod:`flux_ctypes.job` (and its submodules),
+submodules)            imported when a program imports it
+``flux.cli.plugin``    :mod:`flux_ctypes.cli.plugin` (CLI plugins)
 ``flux.kvs``           :mod:`flux_ctypes.kvs`
 =====================  ==========================
 
-Any other ``flux.*`` module (``flux.job``, ``flux.uri``...) raises an
+Any other ``flux.*`` module (``flux.uri``, ``flux.cli.base``...) raises an
 ImportError that says flux_ctypes does not provide it, even where the
 official bindings are installed: mixing the two would hand cffi objects to
 ctypes functions.  ``-m module`` and ``-c command`` work in place of the
@@ -63,6 +66,8 @@ _LEAVES = {
 #: (``flux.job.list`` is ``flux_ctypes.job.list``).
 SERVICES = {
     "flux.kvs": "flux_ctypes.kvs",
+    "flux.job": "flux_ctypes.job",
+    "flux.cli": "flux_ctypes.cli",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their

@@ -26,7 +26,17 @@ PEER_TESTS = [
     "t0006-request",
     "t0007-watchers",
     "t0008-message",
+    "t0010-job",
     "t0012-futures",
+    "t0013-job-list",
+    "t0014-job-kvslookup",
+    "t0015-job-output",
+    "t0016-job-validate",
+    "t0017-job-utils",
+    "t0018-jobspec",
+    "t0023-executor",
+    "t0030-journal",
+    "t0046-job-watcher",
 ]
 
 # Tests that cannot pass on any binding but the official cffi one, by name,

@@ -42,6 +42,8 @@ from flux_ctypes.ffi.types import (
 FUNCTIONS = (
     # version.h
     fn("flux_core_version_string", c_char_p, []),
+    # conf_builtin.h: the installation's paths (enum flux_conf_builtin_hint)
+    fn("flux_conf_builtin_get", c_char_p, [c_char_p, c_int]),
     # handle.h
     fn("flux_open", flux_t, [c_char_p, c_int], NULL),
     fn("flux_open_ex", flux_t, [c_char_p, c_int, POINTER(flux_error_t)], NULL),
