@@ -13,7 +13,7 @@ import weakref
 from ctypes import c_int, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from flux_ctypes.callbacks import WORK_HOOKS, Registry, fail, new_key, reactor_has_work
+from flux_ctypes.callbacks import Registry, fail, new_key
 from flux_ctypes.constants import FLUX_POLLERR, FLUX_POLLIN, FLUX_POLLOUT
 from flux_ctypes.lib import flux_watcher_f, lib, release, trampoline
 
@@ -82,8 +82,6 @@ class Watcher:
             raise ValueError("watcher was destroyed")
         _ACTIVE.put(self._key, self)
         getattr(lib, self._c_start)(self.handle)
-        if WORK_HOOKS:
-            reactor_has_work(self.flux_handle.get_reactor())
         return self
 
     def stop(self) -> "Watcher":
