@@ -202,6 +202,7 @@ class FluxSelector(selectors.BaseSelector):
         self._paused: Set[int] = set()
         self._selecting = False
         self._bound = False  # a handle has this reactor: never swap it
+        self._lost_seen = False  # a handle of this reactor lost its connection
         self._closed = False
         self._timer: Any = None
         self._make_timer()
@@ -353,9 +354,14 @@ class FluxSelector(selectors.BaseSelector):
         state.exception = None
         if pending is not None and not isinstance(pending, Exception):
             raise pending  # KeyboardInterrupt, SystemExit: out of the loop
-        lost = [att for att in _attachments_of(self) if att._check_lost()]
-        if pending is None and lost:
-            return  # what waited on them failed with ECONNRESET
+        if [att for att in _attachments_of(self) if att._check_lost()]:
+            self._lost_seen = True
+        if pending is None and self._lost_seen:
+            # A handle of this reactor lost its connection: what waited on
+            # it failed with ECONNRESET.  Its message watcher keeps stopping
+            # the reactor (as it would stop reactor_run()) until the futures
+            # and watchers of that handle are gone.
+            return
         loop = self.loop
         if loop is None or loop.is_closed():
             return
@@ -412,6 +418,14 @@ class EventLoop(asyncio.SelectorEventLoop):
     @property
     def reactor(self) -> Any:
         return self.flux_selector.reactor
+
+    def close(self) -> None:
+        """Close the loop; its attachments end (see Attachment.detach())."""
+        if not self.is_running():
+            for att in _attachments_of(self.flux_selector):
+                att._uses = 1
+                att.detach()
+        super().close()
 
 
 def new_event_loop() -> EventLoop:
@@ -637,6 +651,10 @@ def attach(flux_handle: Flux, loop: Optional[asyncio.AbstractEventLoop] = None) 
     key = _address(flux_handle.handle)
     with _ATTACH_LOCK:
         current = _ATTACHED.get(key)
+        if current is not None and (
+            current.flux_handle is None or _address(current.flux_handle.handle) != key
+        ):
+            current = None  # that handle was closed: this one reuses its memory
         if current is not None:
             if current.loop is not ev_loop:
                 raise RuntimeError("this Flux handle is already attached to another event loop")
@@ -650,7 +668,11 @@ def attach(flux_handle: Flux, loop: Optional[asyncio.AbstractEventLoop] = None) 
 
 def attachment(flux_handle: Flux) -> Optional[Attachment]:
     """The attachment serving ``flux_handle``, or None."""
-    return _ATTACHED.get(_address(flux_handle.handle))
+    key = _address(flux_handle.handle)
+    att = _ATTACHED.get(key)
+    if att is None or att.flux_handle is None or _address(att.flux_handle.handle) != key:
+        return None
+    return att
 
 
 def detach(flux_handle: Flux) -> None:
