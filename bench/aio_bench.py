@@ -1,18 +1,20 @@
-"""asyncio throughput against the callback API, for the same pipelined RPCs.
+"""asyncio throughput against the callback and blocking APIs, same RPCs.
 
-    python3 bench/aio_bench.py [--n 10000] [--repeat 7]
+    python3 bench/aio_bench.py [--n 10000] [--seq 2000] [--repeat 7]
 
 Uses the instance FLUX_URI names, else starts ``flux start --test-size=1``.
 Each round, in one process and one handle, runs (order rotating):
 
 * callback: N ``h.rpc("broker.ping", ...).then(cb)``, then ``reactor_run()``
 * aio_wrap: ``await asyncio.gather(*(aio.wrap(h.rpc(...)) for ...))``
-* aio_coro: gather of N coroutines, each ``await aio.wrap(h.rpc(...))``
-  (what ``gather(*rpcs)`` costs once futures are awaitable themselves:
-  asyncio makes a Task per awaitable)
+* aio_coro: gather of N coroutines, each ``await h.rpc(...)`` (asyncio
+  makes a Task per coroutine)
+* sync_get: SEQ sequential ``h.rpc(...).get()``
+* aio_seq: SEQ sequential ``await h.rpc(...)`` in one coroutine
 
-and prints the median rate of each and its ratio to the callback rate
-(target for aio_wrap: >= 0.8).  The last line is one JSON object.
+each aio kind in a fresh ``aio.new_event_loop()``, and prints the median
+rate of each.  Targets: aio_wrap >= 1.0 x callback, aio_seq >= 0.9 x
+sync_get.  The last line is one JSON object.
 """
 
 import argparse
@@ -45,9 +47,31 @@ def callback_rate(h, n):
     return n / elapsed
 
 
+def sync_rate(h, n):
+    start = time.perf_counter()
+    for i in range(n):
+        assert h.rpc("broker.ping", {"seq": i}).get()["seq"] == i
+    return n / (time.perf_counter() - start)
+
+
+def aio_seq_rate(h, n):
+    async def main():
+        with aio.attach(h):
+            start = time.perf_counter()
+            for i in range(n):
+                assert (await h.rpc("broker.ping", {"seq": i}))["seq"] == i
+            return n / (time.perf_counter() - start)
+
+    loop = aio.new_event_loop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
 def aio_rate(h, n, coroutines):
     async def one(i):
-        return await aio.wrap(h.rpc("broker.ping", {"seq": i}))
+        return await h.rpc("broker.ping", {"seq": i})
 
     async def main():
         with aio.attach(h):
@@ -62,7 +86,7 @@ def aio_rate(h, n, coroutines):
         assert len(results) == n and results[-1]["seq"] == n - 1
         return n / elapsed
 
-    loop = asyncio.new_event_loop()
+    loop = aio.new_event_loop()
     try:
         return loop.run_until_complete(main())
     finally:
@@ -84,6 +108,7 @@ def start_instance():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--seq", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
@@ -96,6 +121,8 @@ def main():
             "callback": lambda h: callback_rate(h, args.n),
             "aio_wrap": lambda h: aio_rate(h, args.n, False),
             "aio_coro": lambda h: aio_rate(h, args.n, True),
+            "sync_get": lambda h: sync_rate(h, args.seq),
+            "aio_seq": lambda h: aio_seq_rate(h, args.seq),
         }
         rates = {kind: [] for kind in kinds}
         with Flux(uri) as h:
@@ -103,18 +130,31 @@ def main():
                 kinds[kind](h)
             order = list(kinds)
             for rnd in range(args.repeat):
-                for kind in order[rnd % 3:] + order[:rnd % 3]:
+                shift = rnd % len(order)
+                for kind in order[shift:] + order[:shift]:
                     rates[kind].append(kinds[kind](h))
         medians = {kind: statistics.median(r) for kind, r in rates.items()}
-        base = medians["callback"]
+        # ratios per round (the two sides ran back to back), then their median
+        ratios = {
+            "aio_wrap/callback": statistics.median(
+                a / b for a, b in zip(rates["aio_wrap"], rates["callback"])),
+            "aio_coro/callback": statistics.median(
+                a / b for a, b in zip(rates["aio_coro"], rates["callback"])),
+            "aio_seq/sync_get": statistics.median(
+                a / b for a, b in zip(rates["aio_seq"], rates["sync_get"])),
+        }
         for kind, rate in medians.items():
-            print("{:10s} {:9.0f} RPC/s  x{:.2f} of callback".format(kind, rate, rate / base))
+            print("{:10s} {:9.0f} RPC/s".format(kind, rate))
+        for name, ratio in ratios.items():
+            print("{:18s} x{:.2f}".format(name, ratio))
         print(json.dumps({
             "n": args.n,
+            "seq": args.seq,
             "repeat": args.repeat,
             "median_rps": medians,
-            "ratio_to_callback": {k: v / base for k, v in medians.items()},
+            "median_ratio": ratios,
             "python": sys.version.split()[0],
+            "implementation": sys.implementation.name,
         }))
     finally:
         if proc is not None:
