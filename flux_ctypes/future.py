@@ -146,15 +146,15 @@ class Future:
     then_kwargs: Mapping[str, Any] = _NO_KWARGS
     _then_key = 0
     _then_pending = 0
-    # -- the event-loop protocol (see flux_ctypes.aio) ---------------------
+    # -- the event-loop protocol --------------------------------------------
     # A C future has one continuation.  ``continuation_key`` says who holds
     # it: 0 nobody; else the key of its holder -- then(), or an event-loop
     # layer that calls flux_future_then() with its own trampoline, sets this
     # to its key, and sets it back to 0 when it lets go.  then() refuses a
     # held future (EEXIST), and so must such a layer.
     continuation_key = 0
-    # What ``await future`` awaits: ``await_hook(future)``, set by that
-    # layer on import (flux_ctypes.aio sets it to its wrap()).
+    # What ``await future`` awaits: ``await_hook(future)``, which that layer
+    # sets when imported.  The core knows nothing else of event loops.
     await_hook: "Optional[Callable[[Future], Awaitable[Any]]]" = None
     # fulfilled by messages on a handle, so blocking waits may be sliced
     # (see _blocking_wait); set by RPC and by the Flux methods making futures

@@ -9,6 +9,8 @@ import gc
 import itertools
 import os
 import platform
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -109,6 +111,29 @@ def test_module_imports_and_names():
     for name in aio.__all__:
         assert hasattr(aio, name), name
     assert issubclass(aio.DetachedError, RuntimeError)
+
+
+def test_the_core_knows_nothing_of_asyncio():
+    """Importing the package (all but aio) loads neither aio nor asyncio;
+    ``await`` on a future then says what to import."""
+    code = (
+        "import sys\n"
+        "import flux_ctypes, flux_ctypes.compat\n"
+        "assert 'flux_ctypes.aio' not in sys.modules\n"
+        "assert 'asyncio' not in sys.modules, 'asyncio imported'\n"
+        "from flux_ctypes import Future\n"
+        "try:\n"
+        "    Future.__await__(object.__new__(Future))\n"
+        "except TypeError as exc:\n"
+        "    print(exc)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "import flux_ctypes.aio" in out.stdout
 
 
 # -- awaiting futures ----------------------------------------------------------
