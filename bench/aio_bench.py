@@ -13,7 +13,8 @@ Each round, in one process and one handle, runs (order rotating):
 * aio_seq: SEQ sequential ``await h.rpc(...)`` in one coroutine
 
 each aio kind in a fresh ``aio.new_event_loop()``, and prints the median
-rate of each.  Targets: aio_wrap >= 1.0 x callback, aio_seq >= 0.9 x
+rate of each, with the client's CPU time per RPC (which the machine's
+other load disturbs less than the rates).  Targets: aio_wrap >= 1.0 x callback, aio_seq >= 0.9 x
 sync_get.  The last line is one JSON object.
 """
 
@@ -38,29 +39,29 @@ def callback_rate(h, n):
     def on_response(fut):
         done.append(fut.get())
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         h.rpc("broker.ping", {"seq": i}).then(on_response)
     h.reactor_run()
     elapsed = time.perf_counter() - start
     assert len(done) == n
-    return n / elapsed
+    return n / elapsed, (time.process_time() - cpu) / n * 1e6
 
 
 def sync_rate(h, n):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         assert h.rpc("broker.ping", {"seq": i}).get()["seq"] == i
-    return n / (time.perf_counter() - start)
+    return n / (time.perf_counter() - start), (time.process_time() - cpu) / n * 1e6
 
 
 def aio_seq_rate(h, n):
     async def main():
         with aio.attach(h):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for i in range(n):
                 assert (await h.rpc("broker.ping", {"seq": i}))["seq"] == i
-            return n / (time.perf_counter() - start)
+            return n / (time.perf_counter() - start), (time.process_time() - cpu) / n * 1e6
 
     loop = aio.new_event_loop()
     try:
@@ -75,7 +76,7 @@ def aio_rate(h, n, coroutines):
 
     async def main():
         with aio.attach(h):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             if coroutines:
                 results = await asyncio.gather(*(one(i) for i in range(n)))
             else:
@@ -83,8 +84,9 @@ def aio_rate(h, n, coroutines):
                     *(aio.wrap(h.rpc("broker.ping", {"seq": i})) for i in range(n))
                 )
             elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu
         assert len(results) == n and results[-1]["seq"] == n - 1
-        return n / elapsed
+        return n / elapsed, cpu / n * 1e6
 
     loop = aio.new_event_loop()
     try:
@@ -125,6 +127,7 @@ def main():
             "aio_seq": lambda h: aio_seq_rate(h, args.seq),
         }
         rates = {kind: [] for kind in kinds}
+        cpus = {kind: [] for kind in kinds}
         with Flux(uri) as h:
             for kind in kinds:  # warm up
                 kinds[kind](h)
@@ -132,8 +135,11 @@ def main():
             for rnd in range(args.repeat):
                 shift = rnd % len(order)
                 for kind in order[shift:] + order[:shift]:
-                    rates[kind].append(kinds[kind](h))
+                    rate, cpu = kinds[kind](h)
+                    rates[kind].append(rate)
+                    cpus[kind].append(cpu)
         medians = {kind: statistics.median(r) for kind, r in rates.items()}
+        cpu_us = {kind: statistics.median(c) for kind, c in cpus.items()}
         # ratios per round (the two sides ran back to back), then their median
         ratios = {
             "aio_wrap/callback": statistics.median(
@@ -144,7 +150,7 @@ def main():
                 a / b for a, b in zip(rates["aio_seq"], rates["sync_get"])),
         }
         for kind, rate in medians.items():
-            print("{:10s} {:9.0f} RPC/s".format(kind, rate))
+            print("{:10s} {:9.0f} RPC/s  {:5.1f} us CPU/RPC".format(kind, rate, cpu_us[kind]))
         for name, ratio in ratios.items():
             print("{:18s} x{:.2f}".format(name, ratio))
         print(json.dumps({
@@ -153,6 +159,7 @@ def main():
             "repeat": args.repeat,
             "median_rps": medians,
             "median_ratio": ratios,
+            "median_cpu_us_per_rpc": cpu_us,
             "python": sys.version.split()[0],
             "implementation": sys.implementation.name,
         }))

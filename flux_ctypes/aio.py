@@ -63,7 +63,7 @@ import threading
 import weakref
 from ctypes import c_int, c_void_p
 from typing import (
-    TYPE_CHECKING, Any, Coroutine, Deque, Dict, List, Mapping, Optional, Set,
+    TYPE_CHECKING, Any, Callable, Coroutine, Deque, Dict, List, Mapping, Optional, Set,
     Tuple, TypeVar, Union,
 )
 
@@ -122,7 +122,7 @@ else:
 _FOREVER = 3600.0
 # Most extra reactor iterations one select() runs while they complete
 # awaiters (see FluxSelector.select).
-BURST = 64
+BURST = 256
 # Awaiters completed so far (one cell, bumped from the C callbacks).
 _completed = [0]
 
@@ -132,9 +132,11 @@ def _address(ptr: Any) -> int:
     return ctypes.cast(ptr, c_void_p).value or 0
 
 
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    # asyncio.get_running_loop() is 3.7+; this one exists from 3.5.3 on.
-    return asyncio._get_running_loop()
+# asyncio.get_running_loop() is 3.7+ (and raises); this one exists from
+# 3.5.3 on and returns None outside a loop.  Bound once: wrap() calls it.
+_running_loop: "Callable[[], Optional[asyncio.AbstractEventLoop]]" = getattr(
+    asyncio, "_get_running_loop"
+)
 
 
 class DetachedError(RuntimeError):
@@ -208,6 +210,7 @@ class FluxSelector(selectors.BaseSelector):
         self._selecting = False
         self._bound = False  # a handle has this reactor: never swap it
         self._lost_seen = False  # a handle of this reactor lost its connection
+        self._held = False  # the last iteration left referenced watchers active
         self._closed = False
         self._timer: Any = None
         self._make_timer()
@@ -311,12 +314,21 @@ class FluxSelector(selectors.BaseSelector):
             flags = FLUX_REACTOR_NOWAIT
         else:
             flags = FLUX_REACTOR_ONCE
-            timer = self._timer
-            # The timer counts from the reactor's cached "now", which is as
-            # old as the last iteration: bring it up to date first.
-            lib.flux_reactor_now_update(reactor)
-            lib.flux_timer_watcher_reset(timer, _FOREVER if timeout is None else timeout, 0.0)
-            lib.flux_watcher_start(timer)
+            # libev blocks only while some referenced watcher is active;
+            # asyncio's fds are unreferenced, so the timer holds it.  With no
+            # deadline and referenced watchers left by the last iteration,
+            # it isn't needed (if they went meanwhile, this iteration just
+            # doesn't block, and the next one has the timer).
+            if timeout is not None or not self._held:
+                timer = self._timer
+                if timeout is None:
+                    timeout = _FOREVER
+                else:
+                    # The timer counts from the reactor's cached "now", as
+                    # old as the last iteration: bring it up to date first.
+                    lib.flux_reactor_now_update(reactor)
+                lib.flux_timer_watcher_reset(timer, timeout, 0.0)
+                lib.flux_watcher_start(timer)
         st = state
         self._selecting = True
         st.reactor_depth += 1
@@ -324,18 +336,25 @@ class FluxSelector(selectors.BaseSelector):
         run = lib.flux_reactor_run
         try:
             mark = _completed[0]
-            run(reactor, flags)
-            # While iterations complete awaiters (a burst of responses), run
-            # a few more before asyncio's turn, to spread its per-iteration
-            # cost.  Any number of reactor iterations per select() is
-            # correct: this only trades a little latency for throughput.
-            turns = BURST
-            while turns and _completed[0] != mark and not self._ready:
-                mark = _completed[0]
-                run(reactor, FLUX_REACTOR_NOWAIT)
-                turns -= 1
+            # ev_run() returns how many referenced watchers are active
+            active = run(reactor, flags)
+            if timer is not None:
+                active -= 1
+            # Busy (asyncio has work ready too) and iterations complete
+            # awaiters, as in a burst of responses: run a few more before
+            # asyncio's turn, to spread its per-iteration cost.  Any number
+            # of reactor iterations per select() is correct: this only
+            # trades a little latency for throughput.
+            if flags == FLUX_REACTOR_NOWAIT:
+                turns = BURST
+                while turns and _completed[0] != mark and not self._ready:
+                    mark = _completed[0]
+                    active = run(reactor, FLUX_REACTOR_NOWAIT)
+                    turns -= 1
+            self._held = active > 0
         except OSError:
             failed = True
+            self._held = False
         finally:
             st.reactor_depth -= 1
             self._selecting = False
@@ -402,6 +421,7 @@ class FluxSelector(selectors.BaseSelector):
         old, self._reactor = self._reactor, reactor
         lib.flux_reactor_decref(old)
         self._make_timer()
+        self._held = False
         for fd, events in fds.items():
             self._watch(fd, events)
         self._bound = True
@@ -719,6 +739,7 @@ class _Link:
 # may call back into (keys are what ``flux_future_then`` stores).
 _LINKS: "Registry[_Link]" = Registry("aio")
 _link_lookup = _LINKS.lookup
+_links_discard = _LINKS.discard
 
 
 def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
@@ -803,11 +824,23 @@ class _Awaiting(_FutureBase, _Link):
         fut = self._fut
         if fut is None:
             return
-        value, error = _outcome(fut)
         self._fut = None
-        _LINKS.discard(self.key)
-        if fut.continuation_key == self.key:
+        key = self.key
+        _links_discard(key)
+        if fut.continuation_key == key:
             fut.continuation_key = 0
+        # _outcome(fut), inlined for the common case: no exception pending.
+        st = state
+        if st.exception is None:
+            error: Optional[Exception] = None
+            try:
+                value = fut.get()
+            except Exception as exc:
+                exc.__traceback__ = None
+                value, error = None, exc
+        else:
+            value, error = _outcome(fut)
+        del fut
         if not self.done():
             if error is None:
                 self.set_result(value)
@@ -926,7 +959,11 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
             errno.EEXIST,
             "{!r} already has a then() callback or another awaiter".format(fut),
         )
-    if not _serves(loop, fut):
+    owner = getattr(fut, "flux_handle", None)
+    if not (
+        owner is not None and isinstance(loop, EventLoop)
+        and loop.flux_selector.matched is owner.get_reactor()
+    ) and not _serves(loop, fut):
         if lib.flux_future_is_ready(fut.handle):
             return _done(loop, fut)  # nothing to wait for
         _event_loop(loop)  # raises TypeError for a loop of another kind
