@@ -340,17 +340,15 @@ class FluxSelector(selectors.BaseSelector):
             active = run(reactor, flags)
             if timer is not None:
                 active -= 1
-            # Busy (asyncio has work ready too) and iterations complete
-            # awaiters, as in a burst of responses: run a few more before
-            # asyncio's turn, to spread its per-iteration cost.  Any number
-            # of reactor iterations per select() is correct: this only
-            # trades a little latency for throughput.
-            if flags == FLUX_REACTOR_NOWAIT:
-                turns = BURST
-                while turns and _completed[0] != mark and not self._ready:
-                    mark = _completed[0]
-                    active = run(reactor, FLUX_REACTOR_NOWAIT)
-                    turns -= 1
+            # While iterations complete awaiters (a burst of responses), run
+            # a few more before asyncio's turn, to spread its per-iteration
+            # cost.  Any number of reactor iterations per select() is
+            # correct: this only trades a little latency for throughput.
+            turns = BURST
+            while turns and _completed[0] != mark and not self._ready:
+                mark = _completed[0]
+                active = run(reactor, FLUX_REACTOR_NOWAIT)
+                turns -= 1
             self._held = active > 0
         except OSError:
             failed = True
