@@ -20,6 +20,7 @@ sync_get.  The last line is one JSON object.
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -135,6 +136,7 @@ def main():
             for rnd in range(args.repeat):
                 shift = rnd % len(order)
                 for kind in order[shift:] + order[:shift]:
+                    gc.collect()  # each kind starts with no garbage of the last
                     rate, cpu = kinds[kind](h)
                     rates[kind].append(rate)
                     cpus[kind].append(cpu)

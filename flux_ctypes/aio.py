@@ -144,6 +144,23 @@ class DetachedError(RuntimeError):
 
 
 # -- the selector: asyncio waits in the Flux reactor -------------------------
+_raw_run: Any = None
+
+
+def _reactor_run() -> Any:
+    """flux_reactor_run() returning -1 rather than raising (no Python
+    error check per call: select() calls it once per message of a burst).
+    Not traced by FLUX_CTYPES_TRACE."""
+    global _raw_run
+    if _raw_run is None:
+        lib.flux_reactor_run  # the library and the table entry exist
+        func = load_library().cdll["flux_reactor_run"]  # a new function object
+        func.restype = c_int
+        func.argtypes = [flux_reactor_t, c_int]
+        _raw_run = func
+    return _raw_run
+
+
 def _fileobj_fd(fileobj: Any) -> int:
     if isinstance(fileobj, int):
         fd = fileobj
@@ -216,8 +233,7 @@ class FluxSelector(selectors.BaseSelector):
         self._make_timer()
         self.loop: "Optional[EventLoop]" = None
         self.iterations = 0  # select() calls, to see that idle is idle
-        # The last reactor pointer object found to be this one (see _serves).
-        self.matched: Any = None
+        self.loop_ref: "Callable[[], Optional[EventLoop]]" = _no_loop
 
     @property
     def reactor(self) -> Any:
@@ -332,27 +348,25 @@ class FluxSelector(selectors.BaseSelector):
         st = state
         self._selecting = True
         st.reactor_depth += 1
-        failed = False
-        run = lib.flux_reactor_run
+        run = _reactor_run()
         try:
             mark = _completed[0]
-            # ev_run() returns how many referenced watchers are active
+            # ev_run() returns how many referenced watchers are active, or
+            # -1 when stopped with an error.
             active = run(reactor, flags)
-            if timer is not None:
-                active -= 1
             # While iterations complete awaiters (a burst of responses), run
             # a few more before asyncio's turn, to spread its per-iteration
             # cost.  Any number of reactor iterations per select() is
             # correct: this only trades a little latency for throughput.
             turns = BURST
-            while turns and _completed[0] != mark and not self._ready:
+            while turns and active >= 0 and _completed[0] != mark and not self._ready:
                 mark = _completed[0]
                 active = run(reactor, FLUX_REACTOR_NOWAIT)
                 turns -= 1
+            failed = active < 0
+            if timer is not None:
+                active -= 1
             self._held = active > 0
-        except OSError:
-            failed = True
-            self._held = False
         finally:
             st.reactor_depth -= 1
             self._selecting = False
@@ -411,6 +425,7 @@ class FluxSelector(selectors.BaseSelector):
         reactor made for this selector, which no handle uses yet."""
         if self._bound or self._selecting:
             raise RuntimeError("this event loop's reactor is in use")
+        _forget(self)
         lib.flux_reactor_incref(reactor)
         fds = {fd: key.events for fd, key in self._keys.items()}
         for fd in fds:
@@ -428,6 +443,7 @@ class FluxSelector(selectors.BaseSelector):
         if self._closed:
             return
         self._closed = True
+        _forget(self)
         for fd in list(self._watchers):
             self._unwatch(fd)
         self._keys.clear()
@@ -447,6 +463,7 @@ class EventLoop(asyncio.SelectorEventLoop):
         selector = FluxSelector()
         super().__init__(selector)
         selector.loop = self
+        selector.loop_ref = weakref.ref(self)
         self.flux_selector = selector
 
     @property
@@ -892,18 +909,34 @@ class _Awaiting(_FutureBase, _Link):
             self._followers = None
 
 
+def _no_loop() -> None:
+    return None
+
+
+# The last RPC reactor found to be an EventLoop's, as (the handle's reactor
+# pointer object, a weak reference to the loop): a handle keeps one pointer
+# object for its reactor, so a burst of RPCs on one handle finds its loop by
+# identity, without asyncio's _get_running_loop() (a microsecond, a tenth
+# of what an RPC costs in a gather).  Reset when that loop's selector closes
+# or changes reactor.
+_fast: Tuple[Any, "Callable[[], Optional[EventLoop]]"] = (None, _no_loop)
+
+
+def _forget(selector: "FluxSelector") -> None:
+    global _fast
+    if _fast[1] is selector.loop_ref:
+        _fast = (None, _no_loop)
+
+
 def _serves(loop: asyncio.AbstractEventLoop, fut: Future) -> bool:
     """True if ``fut``'s continuations run in ``loop``'s reactor."""
+    global _fast
     if not isinstance(loop, EventLoop):
         return False
     selector = loop.flux_selector
     owner = getattr(fut, "flux_handle", None)
-    if isinstance(owner, Flux):  # an RPC: its handle's reactor, cached
+    if isinstance(owner, Flux):  # an RPC: its handle's reactor
         reactor = owner.get_reactor()
-        # The handle keeps one pointer object for its reactor, so a burst of
-        # RPCs on one handle is checked by identity.
-        if selector.matched is reactor:
-            return True
     else:
         try:
             reactor = fut.get_reactor()
@@ -911,7 +944,8 @@ def _serves(loop: asyncio.AbstractEventLoop, fut: Future) -> bool:
             return False
     if _address(reactor) != _address(selector.reactor):
         return False
-    selector.matched = reactor
+    if isinstance(owner, Flux):
+        _fast = (reactor, selector.loop_ref)
     return True
 
 
@@ -938,8 +972,15 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
     """
     if not isinstance(fut, Future):
         raise TypeError("wrap() needs a flux_ctypes Future, not {}".format(type(fut).__name__))
-    loop = _running_loop() or asyncio.get_event_loop()
     key = fut.continuation_key
+    owner = getattr(fut, "flux_handle", None)
+    if not key and owner is not None:
+        reactor, loop_ref = _fast
+        if owner.get_reactor() is reactor:
+            fast_loop = loop_ref()
+            if fast_loop is not None:
+                return _await_in(fast_loop, fut)
+    loop = _running_loop() or asyncio.get_event_loop()
     if key:
         leader = _link_lookup(key)
         if isinstance(leader, _Awaiting) and leader._fut is fut:
@@ -957,11 +998,7 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
             errno.EEXIST,
             "{!r} already has a then() callback or another awaiter".format(fut),
         )
-    owner = getattr(fut, "flux_handle", None)
-    if not (
-        owner is not None and isinstance(loop, EventLoop)
-        and loop.flux_selector.matched is owner.get_reactor()
-    ) and not _serves(loop, fut):
+    if not _serves(loop, fut):
         if lib.flux_future_is_ready(fut.handle):
             return _done(loop, fut)  # nothing to wait for
         _event_loop(loop)  # raises TypeError for a loop of another kind
@@ -969,6 +1006,11 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
             "the Flux handle of {!r} is not attached to this event loop: "
             "use flux_ctypes.aio.attach(handle) first".format(fut)
         )
+    return _await_in(loop, fut)
+
+
+def _await_in(loop: asyncio.AbstractEventLoop, fut: Future) -> "_Awaiting":
+    """The awaiter of ``fut``, whose continuation runs in ``loop``."""
     waiting = _Awaiting(loop=loop)
     waiting._fut = fut
     waiting._leader = None
