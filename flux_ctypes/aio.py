@@ -32,8 +32,22 @@ someone else's loop, as this module did before) must infer from outside
 when the reactor ran dry, and timers C arms by itself stay invisible.
 
 A loop of another class (uvloop, Jupyter's kernel loop) can't host the
-reactor, so :func:`attach` refuses it with a :class:`TypeError`; nothing is
-driven by inference.
+reactor, so :func:`attach` and :func:`wrap` refuse it with a
+:class:`TypeError`; nothing is driven by inference.  Install
+:class:`EventLoopPolicy` to make ``asyncio.run()`` (and every new loop) an
+:class:`EventLoop`.
+
+Speed: a burst of responses is handled in one ``select()`` (up to
+``BURST`` reactor iterations while they complete awaiters -- any number of
+iterations is correct, this only trades latency), and an RPC's loop is found
+by its reactor, not by asyncio's running-loop lookup.
+
+Limits, stated: a handle that lost its connection fails what waits on it
+with ECONNRESET, and (as it stops ``reactor_run()``) keeps waking the loop
+until its futures and watchers are gone.  A detached handle keeps the loop's
+reactor (a reactor can't be taken back from a handle), so it still works
+with ``reactor_run()`` after the loop closed.  Closing a loop ends its
+attachments.
 
 Handles: a handle's reactor is fixed once it has one, and a fresh handle
 gets one at its first RPC or watcher.  :func:`attach` gives a fresh handle

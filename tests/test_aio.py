@@ -1109,3 +1109,20 @@ def test_thirty_attach_cycles_leave_no_fd(flux_uri):
         gc.collect()
         gc.collect()
         assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_ctrl_c_stops_aio_run(flux_uri):
+    """Ctrl-C while the loop blocks in the Flux reactor raises
+    KeyboardInterrupt out of aio.run(), and finally blocks run."""
+    from conftest import interrupt_child
+
+    setup = (
+        "import asyncio\n"
+        "from flux_ctypes import aio\n"
+        "async def main():\n"
+        "    with aio.attach(h):\n"
+        "        await h.rpc('broker.ping', {})\n"
+        "        print('ready', flush=True)\n"
+        "        await asyncio.sleep(60)\n"
+    )
+    interrupt_child(setup, "aio.run(main())", "ready")
