@@ -556,6 +556,8 @@ def _give_reactor(flux_handle: Flux, selector: FluxSelector) -> None:
     """Make ``selector``'s reactor the handle's (see the module docstring)."""
     global _decref_address
     hptr = flux_handle.handle
+    if not _address(hptr):
+        raise ValueError("the Flux handle is closed")
     reactor = selector.reactor
     try:
         lib.flux_set_reactor(hptr, reactor)
@@ -633,7 +635,7 @@ class Attachment:
         if self._lost:
             return True
         h = self.flux_handle
-        if h is None:
+        if h is None or not _address(h.handle):  # detached, or closed
             return False
         try:
             events = int(lib.flux_pollevents(h.handle))
@@ -665,8 +667,8 @@ class Attachment:
     # -- event subscriptions (counted: one broker subscription per topic) --
     def _subscribe(self, topic: bytes) -> None:
         h = self.flux_handle
-        if h is None:
-            raise DetachedError("Flux handle detached from its event loop")
+        if h is None or not _address(h.handle):
+            raise DetachedError("Flux handle detached from its event loop (or closed)")
         count = self._subscriptions.get(topic, 0)
         if count == 0:
             lib.flux_event_subscribe(h.handle, topic)
@@ -679,7 +681,7 @@ class Attachment:
             return
         self._subscriptions.pop(topic, None)
         h = self.flux_handle
-        if h is not None and not self._lost:
+        if h is not None and _address(h.handle) and not self._lost:
             try:
                 lib.flux_event_unsubscribe(h.handle, topic)
             except (OSError, ctypes.ArgumentError):
