@@ -142,7 +142,9 @@ _completed = [0]
 
 
 def _address(ptr: Any) -> int:
-    """The address a ctypes pointer holds (0 for NULL)."""
+    """The address a ctypes pointer (or an object passed to C as one, through
+    ctypes' ``_as_parameter_``) holds; 0 for NULL or None."""
+    ptr = getattr(ptr, "_as_parameter_", ptr)
     return ctypes.cast(ptr, c_void_p).value or 0
 
 
