@@ -57,6 +57,8 @@ FUNCTIONS = (
     fn("flux_opt_set", c_int, [flux_t, c_char_p, c_void_p, c_size_t], NEG),
     fn("flux_opt_get", c_int, [flux_t, c_char_p, c_void_p, c_size_t], NEG),
     fn("flux_aux_get", c_void_p, [flux_t, c_char_p]),
+    # the last argument is a flux_free_f (void (*)(void *)), passed as an address
+    fn("flux_aux_set", c_int, [flux_t, c_char_p, c_void_p, c_void_p], NEG),
     fn("flux_flags_set", None, [flux_t, c_int]),
     fn("flux_flags_unset", None, [flux_t, c_int]),
     fn("flux_flags_get", c_int, [flux_t]),
