@@ -3,97 +3,31 @@
 Tests that need libflux-core or an instance take the ``flux_uri`` (or
 ``handle``) fixture and are skipped, with the reason, where flux-core is
 absent.  Every test checks afterwards that it left no callback registered
-and no file descriptor open.
+and no file descriptor open.  Shared helpers live in helpers.py (``from
+helpers import ...``); test modules never import this file.
+
+Markers (registered in pyproject.toml):
+
+* ``offline``: pure logic that needs neither libflux-core nor an instance,
+  and runs without them:  ``FLUX_CORE_LIB=/nonexistent python3 -m pytest -m offline``
+* ``leaky``: the test keeps objects alive on purpose (no leak check).
 """
 
 import gc
 import os
-import select
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+for _path in (HERE, os.path.dirname(HERE)):  # helpers, and flux_ctypes itself
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from flux_ctypes import lib as flux_lib  # noqa: E402
 from flux_ctypes.callbacks import registries  # noqa: E402
-
-
-CTRL_C_TEMPLATE = r"""
-import sys
-sys.path.insert(0, {root!r})
-from flux_ctypes import Flux
-h = Flux()
-{setup}
-try:
-    {blocking}
-except KeyboardInterrupt:
-    print("KeyboardInterrupt", flush=True)
-finally:
-    print("finally ran", flush=True)
-"""
-
-
-def interrupt_child(setup, blocking, ready_line, delay=0.0):
-    """Run ``setup`` then the blocking statement in a child process, send
-    it SIGINT once it printed ``ready_line``, and check that the blocking
-    call raised KeyboardInterrupt and that ``finally`` blocks ran."""
-    code = CTRL_C_TEMPLATE.format(
-        root=os.path.dirname(HERE), setup=setup, blocking=blocking
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-    )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        assert ready, "the child printed nothing in 60 s"
-        assert proc.stdout.readline().strip() == ready_line
-        time.sleep(delay)  # the blocking call under test is entered by then
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:  # hung: never leave it behind
-            proc.kill()
-            proc.communicate()
-    assert "KeyboardInterrupt" in out, err
-    assert "finally ran" in out
-    assert proc.returncode == 0
-
-
-def library_or_skip():
-    try:
-        return flux_lib.load_library()
-    except flux_lib.FluxCoreNotFound as exc:
-        pytest.skip("libflux-core not found: " + str(exc).splitlines()[0])
-
-
-class Instance:
-    """``flux start --test-size=2`` running ``cat``: its URI is printed
-    first, and closing its stdin ends cat and so the instance."""
-
-    def __init__(self, flux_cmd, size=2):
-        self.proc = subprocess.Popen(
-            [flux_cmd, "start", "--test-size={}".format(size),
-             "sh", "-c", 'echo "$FLUX_URI"; exec cat'],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, universal_newlines=True,
-        )
-        self.uri = self.proc.stdout.readline().strip()
-        if not self.uri:
-            self.proc.kill()
-            raise RuntimeError("flux start printed no URI (exit {})".format(self.proc.wait()))
-
-    def stop(self):
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+from helpers import Instance, collect, library_or_skip, open_fds  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -123,55 +57,25 @@ def handle(flux_uri):
         yield h
 
 
-def collect():
-    """Collect garbage until finalizers have run.  One pass is enough on
-    CPython; on PyPy an object freed by one finalizer (a handle kept alive
-    by its future's) is only collected on a later pass."""
-    for _ in range(4):
-        gc.collect()
-
-
-def open_fds():
-    """How many file descriptors this process has open.
-
-    libflux-core before 0.79 leaks one epoll descriptor per handle that
-    waited on a future (the official bindings do too; fixed by flux-core
-    commit b63dc3467, "libflux: fix flux_pollfd() file descriptor leak").
-    Those are not counted there; on newer versions every descriptor is."""
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        return 0
-    if flux_lib._loaded is None or flux_lib._loaded.version_tuple >= (0, 79):
-        return len(names)
-    count = 0
-    for name in names:
-        try:
-            if os.readlink("/proc/self/fd/" + name) == "anon_inode:[eventpoll]":
-                continue
-        except OSError:
-            continue
-        count += 1
-    return count
-
-
 @pytest.fixture(autouse=True)
 def no_leaks(request):
-    """Callback registries empty and no fd left open after each test."""
-    gc.collect()
+    """Callback registries empty and no fd left open after each test.
+
+    Collecting garbage costs more than most tests (several full passes), so
+    it is done only when the check fails without it: collecting can only
+    empty registries and close descriptors, never the reverse."""
+    gc.collect()  # what an earlier test left for the collector goes now
+    flux_lib.run_deferred()
     before = open_fds()
     yield
     if "leaky" in request.keywords:
         return
-    for _ in range(3):
-        collect()
+    for attempt in range(4):
+        if attempt:
+            collect()
+            time.sleep(0.05 * (attempt - 1))
         leftover = {name: n for name, n in registries().items() if n}
         if not leftover and open_fds() <= before:
             break
-        time.sleep(0.05)
     assert not leftover, "callbacks still registered after the test: {}".format(leftover)
     assert open_fds() <= before, "file descriptors leaked: {} -> {}".format(before, open_fds())
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "leaky: the test keeps objects alive on purpose")

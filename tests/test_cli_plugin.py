@@ -7,6 +7,8 @@ import pytest
 from flux_ctypes.cli.plugin import CLIPluginRegistry
 from flux_ctypes.job import JobspecV1
 
+pytestmark = pytest.mark.offline
+
 PLUGIN = textwrap.dedent("""\
     from flux_ctypes.cli.plugin import CLIPlugin
 

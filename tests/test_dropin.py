@@ -107,6 +107,7 @@ def test_venv_switch_wins_over_pythonpath(venv, tmp_path):
     assert proc.stdout.split()[0] == "True"
 
 
+@pytest.mark.offline
 def test_target_directory_on_pythonpath(tmp_path):
     target = tmp_path / "site"
     proc = run(sys.executable, ["-m", "flux_ctypes.compat", "install", "--target", str(target)],
@@ -128,6 +129,7 @@ def test_target_directory_on_pythonpath(tmp_path):
     assert os.listdir(str(target)) == []
 
 
+@pytest.mark.offline
 def test_never_overwrites_a_foreign_flux_package(tmp_path):
     foreign = tmp_path / "flux"
     foreign.mkdir()
@@ -139,12 +141,14 @@ def test_never_overwrites_a_foreign_flux_package(tmp_path):
     assert (foreign / "__init__.py").read_text() == "# the official bindings\n"
 
 
+@pytest.mark.offline
 def test_refused_outside_a_venv_without_target(monkeypatch):
     monkeypatch.setattr(sys, "base_prefix", sys.prefix)
     with pytest.raises(RuntimeError, match="not in a virtual environment"):
         dropin.install()
 
 
+@pytest.mark.offline
 def test_usage_errors_of_the_switch(tmp_path):
     proc = run(sys.executable, ["-m", "flux_ctypes.compat", "install", "--bogus"],
                env=clean_env(PYTHONPATH=ROOT))

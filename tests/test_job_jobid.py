@@ -3,7 +3,7 @@ libflux-core (no instance needed)."""
 
 import pytest
 
-from conftest import library_or_skip
+from helpers import library_or_skip
 from flux_ctypes.job import JobID, id_encode, id_parse
 from flux_ctypes.job.JobID import jobid_arg
 

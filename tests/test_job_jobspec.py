@@ -11,6 +11,8 @@ import pytest
 from flux_ctypes.job import Jobspec, JobspecV1, validate_jobspec
 from flux_ctypes.job.Jobspec import fsd, parse_fsd
 
+pytestmark = pytest.mark.offline
+
 BASIC = {
     "version": 1,
     "resources": [{"type": "slot", "count": 1, "label": "task",

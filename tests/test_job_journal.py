@@ -2,7 +2,7 @@
 
 import pytest
 
-from _jobs import unique
+from helpers import unique
 from flux_ctypes.job import JobspecV1, JournalConsumer, submit, wait
 from flux_ctypes.job.journal import SENTINEL_EVENT, JournalEvent
 
@@ -62,6 +62,7 @@ def test_poll_rules(handle):
     assert consumer.poll(timeout=30) is None
 
 
+@pytest.mark.offline
 def test_event_strings():
     assert SENTINEL_EVENT.is_empty()
     assert str(SENTINEL_EVENT) == "-1: End of historical data stream"

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from _jobs import inactive_info, unique
+from helpers import inactive_info, unique
 from flux_ctypes.job import (
     JobspecV1,
     cancel_async,

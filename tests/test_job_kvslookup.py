@@ -1,6 +1,6 @@
 """flux_ctypes.job.kvslookup: a job's jobspec and R from job-info."""
 
-from _jobs import unique
+from helpers import unique
 from flux_ctypes.job import (
     JobKVSLookup,
     JobspecV1,

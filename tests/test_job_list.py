@@ -1,10 +1,8 @@
 """flux_ctypes.job.list and .info: job listings and JobInfo."""
 
-import os
-
 import pytest
 
-from _jobs import inactive_info, unique
+from helpers import inactive_info, library_or_skip, unique
 from flux_ctypes.constants import FLUX_JOB_STATE_INACTIVE, FLUX_USERID_UNKNOWN
 from flux_ctypes.job import (
     JobID,
@@ -74,6 +72,7 @@ def test_joblist_class(handle):
         JobList(handle, user="no-such-user-here")
 
 
+@pytest.mark.offline
 def test_journal_and_stats_want_a_handle():
     from flux_ctypes.job import JournalConsumer
     from flux_ctypes.job.stats import JobStats
@@ -85,7 +84,7 @@ def test_journal_and_stats_want_a_handle():
 
 
 def test_state_and_result_names():
-    pytest.importorskip("flux_ctypes.lib").load_library()
+    library_or_skip()
     assert statetostr(FLUX_JOB_STATE_INACTIVE) == "INACTIVE"
     assert statetostr(FLUX_JOB_STATE_INACTIVE, "S") == "I"
     assert resulttostr(2) == "FAILED" and resulttostr(2, "S") == "F"
@@ -102,7 +101,7 @@ def test_state_and_result_names():
 
 
 def test_jobinfo_offline():
-    pytest.importorskip("flux_ctypes.lib").load_library()
+    library_or_skip()
     info = JobInfo({"id": 1234, "state": FLUX_JOB_STATE_INACTIVE, "result": 4,
                     "t_run": 10.0, "t_cleanup": 12.5, "annotations": {"user": {"a": 1}}})
     assert info.id == JobID(1234)

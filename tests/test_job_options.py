@@ -19,6 +19,8 @@ from flux_ctypes.job._utils import (
     parse_signal_option,
 )
 
+pytestmark = pytest.mark.offline
+
 
 def js():
     return JobspecV1.from_command(["hostname"], environment={"KEEP": "1"})

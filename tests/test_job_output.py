@@ -2,7 +2,7 @@
 
 import pytest
 
-from _jobs import unique
+from helpers import unique
 from flux_ctypes.job import (
     JobException,
     JobspecV1,
@@ -53,6 +53,7 @@ def test_job_that_never_started(handle):
     wait(handle, jobid)
 
 
+@pytest.mark.offline
 def test_taskset():
     assert str(Taskset("0-2,5").intersect("2-9")) == "2,5"
     assert Taskset("*").intersect("3").ids == {3}

@@ -1,6 +1,6 @@
 """flux_ctypes.job.stats: job counts from job-list."""
 
-from _jobs import inactive_info, unique
+from helpers import inactive_info, unique
 from flux_ctypes.job import JobspecV1, submit, wait
 from flux_ctypes.job.stats import JobStats
 

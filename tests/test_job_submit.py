@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from _jobs import inactive_info, unique
+from helpers import inactive_info, unique
 from flux_ctypes.job import JobID, JobspecV1, submit, submit_async, submit_get_id
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from _jobs import unique
+from helpers import library_or_skip, unique
 from flux_ctypes.job import BatchConfig, JobspecV1, submit, timeleft, wait
 from flux_ctypes.job._utils import decode_duration, decode_signal
 from flux_ctypes.job.kvs import job_kvs_guest_key, job_kvs_key
@@ -17,6 +17,7 @@ from flux_ctypes.job.kvs import job_kvs_guest_key, job_kvs_key
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.offline
 def test_decode_signal_and_duration():
     assert decode_signal(10) == 10 and decode_signal("10") == 10
     assert decode_signal("SIGUSR1") == decode_signal("USR1") == signal.SIGUSR1
@@ -25,6 +26,7 @@ def test_decode_signal_and_duration():
     assert decode_duration("2m") == 120.0 and decode_duration(3) == 3.0
 
 
+@pytest.mark.offline
 def test_batch_config(tmp_path):
     conf = BatchConfig()
     assert conf.config is None
@@ -43,7 +45,7 @@ def test_batch_config(tmp_path):
 
 
 def test_kvs_keys():
-    pytest.importorskip("flux_ctypes.lib").load_library()
+    library_or_skip()
     assert job_kvs_key(1) == "job.0000.0000.0000.0001"
     assert job_kvs_key(1, "") == "job.0000.0000.0000.0001."
     assert job_kvs_key(1, "eventlog") == "job.0000.0000.0000.0001.eventlog"

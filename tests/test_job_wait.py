@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from _jobs import inactive_info, unique
+from helpers import inactive_info, unique
 from flux_ctypes.constants import (
     FLUX_JOB_RESULT_CANCELED,
     FLUX_JOB_RESULT_COMPLETED,
@@ -138,7 +138,7 @@ def test_result_of_unknown_job(handle):
 
 
 def test_ctrl_c_interrupts_a_blocking_wait(handle):
-    from conftest import interrupt_child
+    from helpers import interrupt_child
 
     name = unique("ctrlc")
     setup = (
@@ -146,10 +146,9 @@ def test_ctrl_c_interrupts_a_blocking_wait(handle):
         "jobid = job.submit(h, job.JobspecV1.from_command(['sleep', '300'], name={!r}),"
         " waitable=True)"
     ).format(name)
-    # "ready" is printed inside the try block, just before the wait; the
-    # delay (as in test_handle's Ctrl-C test) lets the wait begin
-    interrupt_child(setup, "print('ready', flush=True) or job.wait(h, jobid)", "ready",
-                    delay=0.3)
+    # "ready" is printed inside the try block, just before the wait;
+    # interrupt_child() signals once the child blocks in it
+    interrupt_child(setup, "print('ready', flush=True) or job.wait(h, jobid)", "ready")
     # the job is still there: cancel it and reap it here
     from flux_ctypes.job import job_list
 

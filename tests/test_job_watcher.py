@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from _jobs import unique
+from helpers import library_or_skip, unique
 from flux_ctypes.constants import FLUX_JOB_RESULT_FAILED, FLUX_JOB_STATE_INACTIVE
 from flux_ctypes.job import JobInfo, JobspecV1, submit, wait
 from flux_ctypes.job.watcher import JobStatus, JobWatcher
@@ -43,7 +43,7 @@ def test_watcher_callback_labels_and_exceptions(handle):
 
 
 def test_job_status():
-    pytest.importorskip("flux_ctypes.lib").load_library()
+    library_or_skip()
     info = JobInfo({"id": 1, "state": FLUX_JOB_STATE_INACTIVE,
                     "result": FLUX_JOB_RESULT_FAILED, "waitstatus": 3 << 8})
     status = JobStatus(info)

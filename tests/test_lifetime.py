@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from conftest import collect
+from helpers import collect
 from flux_ctypes import Flux, FutureExt, Message, constants
 from flux_ctypes.future import Future, pending_then
 from flux_ctypes.lib import DEAD, ClosedError, CObject, deferred_count, lib, run_deferred

@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from conftest import collect, library_or_skip
+from helpers import collect, library_or_skip
 from flux_ctypes import Message
 from flux_ctypes.constants import (
     FLUX_MSGTYPE_EVENT,

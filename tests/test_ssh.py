@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import library_or_skip
+from helpers import library_or_skip
 from flux_ctypes import Flux
 from flux_ctypes import lib as flux_lib
 

@@ -10,10 +10,12 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.offline
 def test_py_typed_marker_ships():
     assert os.path.exists(os.path.join(ROOT, "flux_ctypes", "py.typed"))
 
 
+@pytest.mark.offline
 def test_mypy_strict_is_clean():
     # the mypy of this interpreter, which the command below runs (one on
     # PATH may belong to another)
@@ -23,5 +25,6 @@ def test_mypy_strict_is_clean():
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "flux_ctypes"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout

@@ -9,6 +9,8 @@ import pytest
 
 from flux_ctypes.util import _json_encode, decode_json
 
+pytestmark = pytest.mark.offline
+
 # Values, whitespace around them, and every way a text can be malformed:
 # empty, garbage after a value, unterminated, bad escapes, non-JSON tokens.
 TEXTS = [

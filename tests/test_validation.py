@@ -23,6 +23,9 @@ def _refused(exc_type, match, func, *args, **kwargs):
 
 
 # --- the validators (no instance needed) ------------------------------------
+@pytest.mark.offline
+@pytest.mark.offline
+@pytest.mark.offline
 @pytest.mark.parametrize("value,exc", [
     (-1, OverflowError), (2 ** 32, OverflowError), ("1", TypeError), (1.0, TypeError),
     (None, TypeError),
@@ -31,6 +34,7 @@ def test_uint32(value, exc):
     _refused(exc, "nodeid", check.uint32, value, "nodeid")
 
 
+@pytest.mark.offline
 def test_uint32_bounds():
     assert check.uint32(0, "x") == 0
     assert check.uint32(2 ** 32 - 1, "x") == 2 ** 32 - 1
@@ -43,6 +47,7 @@ def test_seconds(value, exc):
     _refused(exc, "repeat", check.seconds, value, "repeat")
 
 
+@pytest.mark.offline
 def test_timeouts_mean_forever_when_negative_or_infinite():
     assert check.timeout(-5) == -1.0
     assert check.timeout(float("inf")) == -1.0
@@ -50,6 +55,7 @@ def test_timeouts_mean_forever_when_negative_or_infinite():
     _refused(ValueError, "NaN", check.timeout, float("nan"))
 
 
+@pytest.mark.offline
 def test_fd():
     rfd, wfd = os.pipe()
     os.close(wfd)
@@ -64,6 +70,7 @@ def test_signum(value):
     assert _refused(OSError, "signal", check.signum, value, "signal").errno == errno.EINVAL
 
 
+@pytest.mark.offline
 def test_text():
     assert check.text("é", "topic") == "é".encode()
     _refused(ValueError, "topic.*NUL", check.text, "a\0b", "topic")
@@ -146,6 +153,7 @@ def test_the_raw_layer_checks_against_the_table(handle):
 
 
 # --- errno --------------------------------------------------------------------
+@pytest.mark.offline
 def test_a_failure_without_errno_reports_none():
     def flux_x():
         pass

@@ -50,6 +50,7 @@ def app(tmp_path):
     return appdir
 
 
+@pytest.mark.offline
 def test_package_is_pure_python(app):
     for dirpath, _dirs, files in os.walk(str(app / "flux_ctypes")):
         for name in files:
