@@ -6,7 +6,6 @@ autouse leak check of conftest.py then asserts that no callback (the
 import asyncio
 import errno
 import gc
-import itertools
 import os
 import platform
 import subprocess
@@ -21,8 +20,8 @@ from flux_ctypes import Flux, Future, FutureExt, WaitAllFuture, aio
 from flux_ctypes.callbacks import registries
 from flux_ctypes.constants import FLUX_MSGTYPE_EVENT, FLUX_MSGTYPE_REQUEST, FLUX_RPC_STREAMING
 from flux_ctypes.lib import lib
+from helpers import interrupt_child, unique
 
-_names = itertools.count()
 # Without reference counting, a stream left by ``break`` (not closed by
 # ``async with``) is closed when the garbage collector finds it.
 REFCOUNTED = platform.python_implementation() == "CPython"
@@ -31,10 +30,6 @@ REFCOUNTED = platform.python_implementation() == "CPython"
 def collect_if_needed():
     if not REFCOUNTED:
         gc.collect()
-
-
-def unique(prefix):
-    return "{}{}x{}".format(prefix, os.getpid(), next(_names))
 
 
 def run(coro_fn, *args, errors=None, timeout=60):
@@ -107,12 +102,14 @@ class Service:
 
 
 # -- no instance needed ------------------------------------------------------
+@pytest.mark.offline
 def test_module_imports_and_names():
     for name in aio.__all__:
         assert hasattr(aio, name), name
     assert issubclass(aio.DetachedError, RuntimeError)
 
 
+@pytest.mark.offline
 def test_the_core_knows_nothing_of_asyncio():
     """Importing the package (all but aio) loads neither aio nor asyncio;
     ``await`` on a future then says what to import."""
@@ -255,6 +252,7 @@ def test_then_and_await_exclude_each_other(handle):
     run(main)
 
 
+@pytest.mark.offline
 def test_wrap_rejects_non_futures():
     with pytest.raises(TypeError):
         aio.wrap(object())
@@ -566,9 +564,11 @@ def test_timer_watcher_started_from_a_coroutine(handle):
             start = time.monotonic()
             timer.start()
             runs = att.loop.flux_selector.iterations
-            when = await asyncio.wait_for(fired, 5)
+            # nothing else wakes the loop: it fires only if the loop slept
+            # until the timer's time
+            when = await asyncio.wait_for(fired, 30)
             timer.destroy()
-            assert 0.09 <= when - start < 2
+            assert when - start >= 0.09
             # woken for the timer, not polling meanwhile
             assert att.loop.flux_selector.iterations - runs < 20
 
@@ -649,9 +649,9 @@ def test_stream_break_releases(handle):
             assert got == [0, 1, 2]
             collect_if_needed()
             assert aio_count() == 0
-            # the rest of the stream arrives and is dropped quietly
-            await aio.wrap(handle.rpc("broker.ping", {}))
-            await asyncio.sleep(0.05)
+            # the rest of the stream arrives and is dropped quietly: the
+            # service sent it all before it can answer this echo
+            assert await aio.wrap(handle.rpc(svc.name + ".echo", {"after": 1})) == {"after": 1}
 
     run(main)
 
@@ -797,9 +797,8 @@ def test_events_need_attach(handle):
 
 def test_connection_lost_fails_what_waits(flux_uri):
     """When the instance goes away, awaiters get ECONNRESET, not a hang."""
-    from conftest import Instance
-
     from flux_ctypes.lib import flux_command
+    from helpers import Instance
 
     instance = Instance(flux_command(), size=1)
     name = unique("aiolost")
@@ -865,7 +864,7 @@ def test_then_timeout_fires_under_asyncio(handle):
 
     err, elapsed = run(main)
     assert err == errno.ETIMEDOUT
-    assert 0.19 <= elapsed < 2.0
+    assert 0.19 <= elapsed < 10
 
 
 def nested(h, depth, width=2):
@@ -1114,8 +1113,6 @@ def test_thirty_attach_cycles_leave_no_fd(flux_uri):
 def test_ctrl_c_stops_aio_run(flux_uri):
     """Ctrl-C while the loop blocks in the Flux reactor raises
     KeyboardInterrupt out of aio.run(), and finally blocks run."""
-    from conftest import interrupt_child
-
     setup = (
         "import asyncio\n"
         "from flux_ctypes import aio\n"

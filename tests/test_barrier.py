@@ -10,7 +10,6 @@ import errno
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -26,6 +25,11 @@ import sys, flux_ctypes
 h = flux_ctypes.Flux()
 print("entering", flush=True)
 f = h.barrier(sys.argv[1], int(sys.argv[2]))
+if sys.argv[3:] == ["alone"]:
+    try:
+        f.wait_for(0.3)
+    except OSError as exc:
+        print("waiting", exc.errno, flush=True)
 if sys.argv[3:] == ["leave"]:
     try:
         f.wait_for(0.5)
@@ -52,7 +56,12 @@ def enter(flux_uri, name, nprocs, *extra):
 
 
 def finish(proc, timeout=30):
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:  # hung: never leave it behind
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     return out.split()
 
@@ -89,11 +98,11 @@ def test_name_must_be_text(handle):
 # -- flux-core before 0.78: a real barrier -----------------------------------
 def test_two_processes_meet(native, flux_uri):
     name = unique_name()
-    first = enter(flux_uri, name, 2)
+    first = enter(flux_uri, name, 2, "alone")
     try:
         assert first.stdout.readline().strip() == "entering"
-        time.sleep(0.5)
-        assert first.poll() is None, "left a 2-process barrier alone"
+        # alone, it waits (its own wait_for() times out), and it goes on waiting
+        assert first.stdout.readline().split() == ["waiting", str(errno.ETIMEDOUT)]
         second = enter(flux_uri, name, 2)
         assert finish(second) == ["entering", "passed"]
         assert finish(first) == ["passed"]

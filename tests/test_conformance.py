@@ -27,15 +27,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _cdecl  # noqa: E402
-from flux_ctypes import constants  # noqa: E402
-from flux_ctypes import lib as flux_lib  # noqa: E402
-from flux_ctypes.ffi import types as ffi_types  # noqa: E402
+import _cdecl
+from flux_ctypes import constants
+from flux_ctypes import lib as flux_lib
+from flux_ctypes.ffi import types as ffi_types
 
 ENV_INCLUDE = "FLUX_CORE_INCLUDE"
 
@@ -280,12 +278,19 @@ def test_function_prototypes_match_headers(headers, function_report):
     assert report.checked > 0
 
 
-def test_table_functions_present_in_these_headers(headers, function_report):
-    """Entries for other flux-core versions: absent here, so unchecked."""
-    if function_report.absent:
-        pytest.skip("not in flux-core {}, so not checked: {}".format(
-            headers.version_text,
-            ", ".join("{} ({})".format(n, why) for n, why in function_report.absent)))
+def test_table_functions_absent_here_are_gated_by_version(headers, function_report):
+    """An entry these headers and the library both lack (so unchecked above)
+    must say why in the table: added after, or removed by, this version.
+    Otherwise it is a misspelt or invented name."""
+    unexplained = []
+    for name, why in function_report.absent:
+        fn = next(f for f in flux_lib.FUNCTIONS if f.name == name)
+        gated = ((fn.added is not None and headers.version < fn.added)
+                 or (fn.removed is not None and headers.version >= fn.removed))
+        if not gated:
+            unexplained.append("{}: {}, and no added=/removed= in the table says why".format(
+                name, why))
+    fail_on(unexplained, "table entries absent without a version gate", headers)
 
 
 # --- structures ------------------------------------------------------------------
@@ -306,6 +311,7 @@ def struct_layout_program(structs):
     return "\n".join(lines)
 
 
+@pytest.mark.offline
 def test_structures_cover_lib():
     """Every ctypes Structure with fields in flux_ctypes.ffi.types is checked below."""
     declared = {v for v in vars(ffi_types).values()
@@ -420,11 +426,18 @@ def test_constants_match_headers(headers, constant_report):
     fail_on(problems, "constant differences", headers)
 
 
-def test_constants_present_in_these_headers(headers, constant_report):
-    """Constants of newer flux-core versions: absent here, so unchecked."""
-    _values, missing = constant_report
-    older = [n for n in missing
-             if n in CONSTANTS_SINCE and headers.version < CONSTANTS_SINCE[n]]
-    if older:
-        pytest.skip("not in flux-core {}, so not checked: {}".format(
-            headers.version_text, ", ".join(older)))
+def test_constants_since_is_right_for_these_headers(headers, constant_report):
+    """CONSTANTS_SINCE names exported constants, and each is in headers of
+    its version or later: a wrong gate would hide a missing constant."""
+    values, missing = constant_report
+    problems = []
+    for name, since in sorted(CONSTANTS_SINCE.items()):
+        if name not in constants.__all__:
+            problems.append("{}: in CONSTANTS_SINCE but not exported".format(name))
+        elif headers.version >= since and name not in values:
+            problems.append("{}: said to be in flux-core {}.{}, yet missing here".format(
+                name, *since))
+        elif headers.version < since and name in values:
+            problems.append("{}: said to be new in {}.{}, yet already here".format(
+                name, *since))
+    fail_on(problems, "wrong CONSTANTS_SINCE entries", headers)

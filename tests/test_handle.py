@@ -16,8 +16,7 @@ from flux_ctypes.constants import (
 )
 from flux_ctypes.handle import CLOSED
 from flux_ctypes.lib import ClosedError
-from conftest import collect, interrupt_child, open_fds
-
+from helpers import collect, interrupt_child, open_fds, unique
 
 
 def test_connect_failure_has_flux_text(tmp_path, flux_uri):
@@ -90,17 +89,20 @@ def test_get_rank_and_attrs(handle):
     with pytest.raises(OSError) as info:
         handle.attr_get("no-such-attribute")
     assert info.value.errno == errno.ENOENT
-    handle.attr_set("test.flux_ctypes", "value1")
-    assert Flux().attr_get("test.flux_ctypes") == "value1"
+    attr = unique("test.flux_ctypes")
+    handle.attr_set(attr, "value1")
+    with Flux() as other:
+        assert other.attr_get(attr) == "value1"
     if flux_ctypes.version_tuple() < (0, 80):
         # the broker dropped attr.rm in 0.47 and brought it back in 0.80
         with pytest.raises(OSError) as info:
-            handle.attr_remove("test.flux_ctypes")
+            handle.attr_remove(attr)
         assert info.value.errno == errno.ENOSYS
     else:
-        handle.attr_remove("test.flux_ctypes")
-        with pytest.raises(OSError):
-            Flux().attr_get("test.flux_ctypes")
+        handle.attr_remove(attr)
+        with Flux() as other, pytest.raises(OSError) as info:
+            other.attr_get(attr)
+        assert info.value.errno == errno.ENOENT
     with pytest.raises(ValueError):
         handle.attr_set("x", 1)
     with pytest.raises(ValueError):
@@ -183,7 +185,7 @@ def test_rpc_bad_nodeid(handle):
 
 
 def test_events_with_unicode_topics(handle):
-    topic = "test.ünïcødé.事件"
+    topic = unique("test.ünïcødé.事件")
     handle.event_subscribe(topic)
     try:
         handle.event_send(topic, {"k": "vä"})
@@ -202,49 +204,52 @@ def test_events_with_unicode_topics(handle):
 
 
 def test_event_recv_by_topic(handle):
-    handle.event_subscribe("test.evA")
-    handle.event_subscribe("test.evB")
+    ev_a, ev_b = unique("test.evA"), unique("test.evB")
+    handle.event_subscribe(ev_a)
+    handle.event_subscribe(ev_b)
     try:
-        handle.event_send("test.evA")
-        handle.event_send("test.evB", "raw text")
-        msg = handle.event_recv("test.evB")
-        assert msg.topic == "test.evB" and msg.payload_str == "raw text"
-        msg = handle.event_recv("test.evA")
-        assert msg.topic == "test.evA" and msg.payload_str is None
+        handle.event_send(ev_a)
+        handle.event_send(ev_b, "raw text")
+        msg = handle.event_recv(ev_b)
+        assert msg.topic == ev_b and msg.payload_str == "raw text"
+        msg = handle.event_recv(ev_a)
+        assert msg.topic == ev_a and msg.payload_str is None
     finally:
-        handle.event_unsubscribe("test.evA")
-        handle.event_unsubscribe("test.evB")
+        handle.event_unsubscribe(ev_a)
+        handle.event_unsubscribe(ev_b)
 
 
 def test_raw_send_recv_service(handle):
     """A service answering its own requests with raw send/recv/respond."""
-    handle.service_register("selfsvc").get()
+    svc = unique("selfsvc")
+    handle.service_register(svc).get()
     try:
         req = Message(FLUX_MSGTYPE_REQUEST)
-        req.topic = "selfsvc.echo"
+        req.topic = svc + ".echo"
         req.payload = {"n": 5}
         handle.send(req)
-        got = handle.recv(FLUX_MSGTYPE_REQUEST, topic_glob="selfsvc.*")
-        assert got.topic == "selfsvc.echo" and got.payload == {"n": 5}
+        got = handle.recv(FLUX_MSGTYPE_REQUEST, topic_glob=svc + ".*")
+        assert got.topic == svc + ".echo" and got.payload == {"n": 5}
         assert got.userid == os.getuid()
         handle.respond(got, {"n": got.payload["n"] + 1})
         resp = handle.recv(FLUX_MSGTYPE_RESPONSE)
-        assert resp.topic == "selfsvc.echo"
+        assert resp.topic == svc + ".echo"
         assert resp.payload == {"n": 6}
-        assert resp.decode() == (FLUX_MSGTYPE_RESPONSE, "selfsvc.echo", '{"n": 6}')
+        assert resp.decode() == (FLUX_MSGTYPE_RESPONSE, svc + ".echo", '{"n": 6}')
         # nothing more waiting: a nonblocking recv says None
         assert handle.recv(flags=FLUX_O_NONBLOCK) is None
     finally:
-        handle.service_unregister("selfsvc").get()
+        handle.service_unregister(svc).get()
 
 
 def test_service_answering_its_own_rpc(handle):
-    handle.service_register("own").get()
+    svc = unique("own")
+    handle.service_register(svc).get()
 
     def answer(h, watcher, msg, args):
         h.respond(msg, {"echo": msg.payload, "args": args})
 
-    w = handle.msg_watcher_create(answer, FLUX_MSGTYPE_REQUEST, "own.*", args="A")
+    w = handle.msg_watcher_create(answer, FLUX_MSGTYPE_REQUEST, svc + ".*", args="A")
     w.start()
     results = []
 
@@ -252,27 +257,28 @@ def test_service_answering_its_own_rpc(handle):
         results.append(fut.get())
         fut.get_flux().reactor_stop()
 
-    handle.rpc("own.x", [1, 2]).then(done)
+    handle.rpc(svc + ".x", [1, 2]).then(done)
     handle.reactor_run()
     w.destroy()
-    handle.service_unregister("own").get()
+    handle.service_unregister(svc).get()
     assert results == [{"echo": [1, 2], "args": "A"}]
 
 
 def test_service_register_twice_fails(handle):
-    handle.service_register("dupsvc").get()
+    svc = unique("dupsvc")
+    handle.service_register(svc).get()
     try:
-        with pytest.raises(OSError) as info:
-            Flux().service_register("dupsvc").get()
+        with Flux() as other, pytest.raises(OSError) as info:
+            other.service_register(svc).get()
         assert info.value.errno == errno.EEXIST
     finally:
-        handle.service_unregister("dupsvc").get()
+        handle.service_unregister(svc).get()
     with pytest.raises(OSError):
-        handle.service_unregister("dupsvc").get()
+        handle.service_unregister(svc).get()
 
 
 def test_barrier_single_process(handle):
-    assert handle.barrier("solo", 1).get() is None
+    assert handle.barrier(unique("solo"), 1).get() is None
 
 
 def test_reactor_stop_error_without_exception(handle):
@@ -311,10 +317,10 @@ def test_threads_each_with_a_handle(flux_uri):
 
 
 def test_ctrl_c_during_blocking_get(flux_uri):
+    svc = unique("silent")
     interrupt_child(
-        setup='h.service_register("silent").get()  # never answers\n'
-              'f = h.rpc("silent.wait")\nprint("ready", flush=True)',
+        setup='h.service_register({0!r}).get()  # never answers\n'
+              'f = h.rpc({0!r} + ".wait")\nprint("ready", flush=True)'.format(svc),
         blocking="f.get()",
         ready_line="ready",
-        delay=0.3,
     )

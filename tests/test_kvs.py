@@ -5,7 +5,6 @@ Each test writes under keys (and namespaces) of its own, from the ``key``
 and ``namespace`` fixtures, so tests neither see nor disturb each other.
 """
 
-import asyncio
 import errno
 import itertools
 import json
@@ -15,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import collect, interrupt_child
+from helpers import collect, interrupt_child
 
 from flux_ctypes import Flux, aio, compat, constants, kvs
 from flux_ctypes.lib import FUNCTIONS
@@ -44,6 +43,7 @@ def put_commit(h, k, value, **kwargs):
 
 
 # --- offline ------------------------------------------------------------------
+@pytest.mark.offline
 def test_kvs_functions_in_the_table_once():
     names = [fn.name for fn in FUNCTIONS if fn.name.startswith(("flux_kvs", "flux_kvsdir",
                                                                    "flux_kvsitr"))]
@@ -53,6 +53,7 @@ def test_kvs_functions_in_the_table_once():
         assert needed in names
 
 
+@pytest.mark.offline
 def test_kvs_constants():
     assert constants.FLUX_KVS_WATCH == 4
     assert constants.FLUX_KVS_READDIR == 1
@@ -60,6 +61,7 @@ def test_kvs_constants():
     assert "FLUX_KVS_NO_MERGE" in constants.__all__
 
 
+@pytest.mark.offline
 def test_the_shim_serves_flux_kvs():
     assert compat.SERVICES["flux.kvs"] == "flux_ctypes.kvs"
     code = "import flux.kvs, flux_ctypes.kvs; assert flux.kvs is flux_ctypes.kvs"
@@ -71,11 +73,13 @@ def test_the_shim_serves_flux_kvs():
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.offline
 def test_raw_value_error_is_a_type_error_and_what_official_code_catches():
     assert issubclass(kvs.RawValueTypeError, TypeError)
     assert issubclass(kvs.RawValueTypeError, AttributeError)
 
 
+@pytest.mark.offline
 def test_decode_value_follows_the_official_rules():
     assert kvs.decode_value(None) is None
     assert kvs.decode_value(b'{"a": [1]}') == {"a": [1]}
@@ -460,9 +464,7 @@ def test_watch_under_asyncio(handle, key):
                     w.cancel()
         return seen
 
-    # an event loop aio can attach a handle to (aio.new_event_loop where
-    # aio hosts asyncio on the Flux reactor, any asyncio loop otherwise)
-    loop = getattr(aio, "new_event_loop", asyncio.new_event_loop)()
+    loop = aio.new_event_loop()
     try:
         assert loop.run_until_complete(main()) == ["a", "aa", "aaa", "aaaa"]
     finally:
@@ -485,7 +487,7 @@ def test_ctrl_c_interrupts_a_blocking_watch(flux_uri, key):
         "from flux_ctypes import kvs\n"
         "w = kvs.watch(h, {!r}, waitcreate=True)\n"
         "print('ready', flush=True)".format(key + ".never"),
-        "next(w)", "ready", delay=0.2)
+        "next(w)", "ready")
 
 
 def test_dropped_watch_is_cancelled_in_the_service(handle, key, namespace):
