@@ -105,7 +105,8 @@ def run_castxml(castxml, source, output, include_dirs, cc=None):
         cmd += ["-I", inc]
     cmd += ["-o", output, source]
     proc = subprocess.run(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        timeout=600,
     )
     return proc.returncode == 0, proc.stdout + proc.stderr
 

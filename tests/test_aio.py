@@ -127,7 +127,7 @@ def test_the_core_knows_nothing_of_asyncio():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, universal_newlines=True,
+        stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert "import flux_ctypes.aio" in out.stdout

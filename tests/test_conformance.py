@@ -154,7 +154,7 @@ def gcc(tmp_path_factory):
         f.write("int main (void) { return 0; }\n")
     proc = subprocess.run([cc, "-o", str(workdir / "hello"), source],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True)
+                          universal_newlines=True, timeout=300)
     if proc.returncode != 0:
         pytest.skip("{} cannot build a program here: {}".format(cc, proc.stdout.strip()))
     return cc
@@ -170,11 +170,12 @@ def build_and_run(cc, include, source_text, workdir, name):
     proc = subprocess.run(
         [cc, "-std=gnu11", "-I", include, "-o", binary, source],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-        env=env,
+        env=env, timeout=300,
     )
     if proc.returncode != 0:
         return None, proc.stdout
-    out = subprocess.run([binary], stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    out = subprocess.run([binary], stdout=subprocess.PIPE, universal_newlines=True, check=True,
+                         timeout=60)
     return out.stdout, ""
 
 

@@ -154,3 +154,29 @@ def test_usage_errors_of_the_switch(tmp_path):
                env=clean_env(PYTHONPATH=ROOT))
     assert proc.returncode == 2
     assert "install|uninstall [--target DIR]" in proc.stderr
+
+
+@pytest.mark.offline
+def test_files_written_status_and_exact_uninstall(tmp_path, monkeypatch):
+    """In process: install() writes the marked package and says so,
+    status() sees it only where it comes first on sys.path, install() again
+    rewrites its own files, and uninstall() removes exactly those."""
+    target = tmp_path / "site"
+    written = dropin.install(str(target))
+    init = target / "flux" / "__init__.py"
+    assert written == [str(init)]
+    assert init.read_text().splitlines()[0] == dropin.MARKER
+    assert sorted(os.listdir(str(target))) == ["flux"]
+    monkeypatch.setattr(sys, "path", [str(target)] + sys.path)
+    assert dropin.status() == str(target / "flux")
+    # a foreign flux earlier on the path wins: status() says it isn't ours
+    other = tmp_path / "other"
+    (other / "flux").mkdir(parents=True)
+    (other / "flux" / "__init__.py").write_text("# official\n")
+    monkeypatch.setattr(sys, "path", [str(other)] + sys.path)
+    assert dropin.status() is None
+    assert dropin.install(str(target)) == written  # its own: rewritten
+    (target / "keep.txt").write_text("not ours\n")
+    assert dropin.uninstall(str(target)) == [str(target / "flux")]
+    assert os.listdir(str(target)) == ["keep.txt"]
+    assert dropin.uninstall(str(target)) == []  # nothing left to remove

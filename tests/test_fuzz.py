@@ -5,6 +5,7 @@ of the core must never kill the process, hang, or leak ctypes.ArgumentError.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -14,12 +15,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "fuzz.py")
 
 
+def run_group(args, timeout, **kwargs):
+    """subprocess.run(), but on timeout the whole process group is killed:
+    fuzz.py's own batch children too, not only fuzz.py."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            universal_newlines=True, start_new_session=True, **kwargs)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(args, proc.returncode, out)
+
+
 def _fuzz(flux_uri, python, batches=4, calls=300, seed=None):
     seed = seed if seed is not None else int.from_bytes(os.urandom(3), "big")
-    proc = subprocess.run(
+    proc = run_group(
         [python, SCRIPT, "--batches", str(batches), "--calls", str(calls),
          "--seed", str(seed), "--timeout", "60", "--uri", flux_uri],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
         timeout=300, cwd=ROOT,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -49,10 +63,9 @@ def test_the_harness_sees_crashes_and_hangs(flux_uri, mode, field):
     """A child killed by a signal is a crash, one past --timeout a hang
     (and is killed): the zeros above are not for want of looking."""
     env = dict(os.environ, FLUX_CTYPES_FUZZ_SELFTEST=mode)
-    proc = subprocess.run(
+    proc = run_group(
         [sys.executable, SCRIPT, "--batches", "1", "--calls", "5", "--timeout", "3",
          "--uri", flux_uri],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
         timeout=60, cwd=ROOT, env=env,
     )
     summary = json.loads(proc.stdout.splitlines()[-1])

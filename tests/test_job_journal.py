@@ -37,16 +37,19 @@ def test_history_poll_sentinel_and_new_job(handle):
 def test_callback_mode(handle):
     consumer = JournalConsumer(handle, full=False)
     got = []
+    ours = []
 
     def on_event(event, tag, extra=None):
         got.append((event.jobid, event.name, tag, extra))
-        if event.name == "clean":
+        if event.name == "clean" and event.jobid in ours:  # not another test's job
             consumer.stop()
 
     consumer.set_callback(on_event, "t", extra=1).start()
     jobid = submit(handle, JobspecV1.from_command(["true"], name=unique()), waitable=True)
+    ours.append(jobid)  # callbacks run only in reactor_run()
     handle.reactor_run()
     assert got[-1] == (jobid, "clean", "t", 1)
+    assert [name for j, name, _, _ in got if j == jobid][0] == "submit"
     wait(handle, jobid)
 
 

@@ -69,7 +69,7 @@ def test_the_shim_serves_flux_kvs():
     env = dict(os.environ, PYTHONPATH=root)
     proc = subprocess.run([sys.executable, "-m", "flux_ctypes.compat", "-c", code],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                          universal_newlines=True)
+                          universal_newlines=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -102,11 +102,11 @@ def official_python():
             continue
         probe = subprocess.run(
             [python, "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],
-            stdout=subprocess.PIPE, universal_newlines=True)
+            stdout=subprocess.PIPE, universal_newlines=True, timeout=60)
         where = os.path.join(prefix, "lib", "flux", probe.stdout.strip())
         ok = subprocess.run([python, "-c", "import flux.kvs"],
                             env=dict(os.environ, PYTHONPATH=where),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         if ok.returncode == 0:
             return python, where
     return None, None

@@ -17,6 +17,8 @@ from flux_ctypes import lib as flux_lib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(ROOT, "scripts", "peer_tests.py")
 
+pytestmark = pytest.mark.slow
+
 # The files of flux-core's t/python that cover what flux_ctypes provides.
 PEER_TESTS = [
     "t0001-handle",

@@ -4,6 +4,7 @@ the end).  Skipped, with the reason, where openssh-server or the connector
 is absent."""
 
 import os
+import select
 import shutil
 import socket
 import stat
@@ -62,8 +63,9 @@ def sshd(tmp_path):
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
                             stderr=subprocess.PIPE, universal_newlines=True)
     try:
-        line = proc.stderr.readline()  # "Server listening on ..." once ready
-        if "Server listening" not in line:
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        line = proc.stderr.readline() if ready else "(nothing in 60 s)"
+        if "Server listening" not in line:  # "Server listening on ..." once ready
             pytest.skip("sshd did not start: " + line.strip())
         yield {"port": port, "ssh": str(wrapper), "flux": flux_cmd}
     finally:
