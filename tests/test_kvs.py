@@ -112,9 +112,21 @@ def official_python():
     return None, None
 
 
+# Rows of official_kvs.py whose official result depends on the flux-core
+# release: the official flux.kvs gained put(raw=True) in 0.82 (flux-core
+# b143dae74; the directory listings show the key it writes) and
+# kvs_checkpoint_lookup() in 0.79 (d6f34f979).  flux_ctypes provides both
+# on every release, so before those releases these rows differ by design.
+OFFICIAL_KVS_SINCE = {"raw str": (0, 82), "raw int": (0, 82), "dir": (0, 82),
+                      "walk": (0, 82), "checkpoint": (0, 79)}
+
+
 def test_same_results_as_the_official_module(flux_uri, key):
     """tests/scripts/official_kvs.py, written for the official flux.kvs,
-    prints the same values and exceptions under both bindings."""
+    prints the same values and exceptions under both bindings (except rows
+    of features the official module of this release does not have yet)."""
+    from flux_ctypes import version_tuple
+
     python, where = official_python()
     if python is None:
         pytest.skip("the official flux bindings don't import here")
@@ -129,7 +141,9 @@ def test_same_results_as_the_official_module(flux_uri, key):
                               universal_newlines=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         outputs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    official, ours = outputs
+    official, ours = [[row for row in out
+                       if version_tuple() >= OFFICIAL_KVS_SINCE.get(row[0], ())]
+                      for out in outputs]
     assert len(official) > 50
     assert [row for row in ours if row not in official] == []
     assert ours == official
