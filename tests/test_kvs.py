@@ -103,12 +103,21 @@ def official_python():
         probe = subprocess.run(
             [python, "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],
             stdout=subprocess.PIPE, universal_newlines=True, timeout=60)
-        where = os.path.join(prefix, "lib", "flux", probe.stdout.strip())
-        ok = subprocess.run([python, "-c", "import flux.kvs"],
-                            env=dict(os.environ, PYTHONPATH=where),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-        if ok.returncode == 0:
-            return python, where
+        version = probe.stdout.strip()
+        # where flux-core installs them: its own directory, or the
+        # interpreter's site directories under its prefix
+        for where in (os.path.join(prefix, "lib", "flux", version),
+                      os.path.join(prefix, "lib", version, "site-packages"),
+                      os.path.join(prefix, "lib", version, "dist-packages")):
+            ok = subprocess.run([python, "-c", "import flux.kvs; print(flux.__file__)"],
+                                env=dict(os.environ, PYTHONPATH=where),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                universal_newlines=True, timeout=60)
+            # the official bindings of *this* flux-core, not another one
+            # the interpreter happens to see
+            if ok.returncode == 0 and os.path.realpath(ok.stdout.strip()).startswith(
+                    os.path.realpath(prefix) + os.sep):
+                return python, where
     return None, None
 
 
