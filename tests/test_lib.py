@@ -293,7 +293,6 @@ def test_diagnostic_unreachable_instance(tmp_path):
     assert "Unable to connect to Flux" in proc.stderr.strip().splitlines()[-1]
 
 
-@pytest.mark.offline
 def test_runtime_stays_python36():
     # this interpreter's vermin first (the test extra installs it), so the
     # check runs wherever the suite does, not only where one is on PATH

@@ -15,7 +15,6 @@ def test_py_typed_marker_ships():
     assert os.path.exists(os.path.join(ROOT, "flux_ctypes", "py.typed"))
 
 
-@pytest.mark.offline
 def test_mypy_strict_is_clean():
     # the mypy of this interpreter, which the command below runs (one on
     # PATH may belong to another)
