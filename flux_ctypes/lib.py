@@ -248,14 +248,15 @@ _companions = {}  # type: Dict[str, Any]
 def load_companion(library: str) -> ctypes.CDLL:
     """flux-core's library ``library`` (a key of SONAMES), from the
     directory of the libflux-core that was loaded, else by soname."""
+    core = load_library()  # before taking the lock: load_library takes it too
     if library == "core":
-        return load_library().cdll
+        return core.cdll
     with _load_lock:
         cdll = _companions.get(library)
         if cdll is not None:
             return cdll  # type: ignore[no-any-return]
         soname = SONAMES[library]
-        beside = os.path.join(os.path.dirname(load_library().path), soname)
+        beside = os.path.join(os.path.dirname(core.path), soname)
         tried = []
         for path in (beside, soname):
             try:
