@@ -43,6 +43,9 @@ from flux_ctypes.ffi.types import flux_reactor_t as flux_reactor_t
 from flux_ctypes.ffi.types import flux_t as flux_t
 from flux_ctypes.ffi.types import flux_watcher_f as flux_watcher_f
 from flux_ctypes.ffi.types import flux_watcher_t as flux_watcher_t
+from flux_ctypes.ffi.types import hostlist_t as hostlist_t
+from flux_ctypes.ffi.types import idset_error_t as idset_error_t
+from flux_ctypes.ffi.types import idset_t as idset_t
 from flux_ctypes.ffi.types import trampoline as trampoline
 
 SONAME = "libflux-core.so.2"
@@ -53,6 +56,9 @@ SONAMES = {
     "core": SONAME,
     "hostlist": "libflux-hostlist.so.1",
     "idset": "libflux-idset.so.1",
+    # free() for the strings some of them return; never looked for beside
+    # libflux-core: it must be the C library the process already uses
+    "libc": "libc.so.6",
 }
 ENV_LIB = "FLUX_CORE_LIB"
 ENV_TRACE = "FLUX_CTYPES_TRACE"
@@ -258,7 +264,7 @@ def load_companion(library: str) -> ctypes.CDLL:
         soname = SONAMES[library]
         beside = os.path.join(os.path.dirname(core.path), soname)
         tried = []
-        for path in (beside, soname):
+        for path in (beside, soname) if library != "libc" else (soname,):
             try:
                 cdll = ctypes.CDLL(path, use_errno=True)
                 break
@@ -298,6 +304,8 @@ _C_NAMES = {
     flux_watcher_t: "flux_watcher_t",
     flux_msg_handler_t: "flux_msg_handler_t",
     flux_conf_t: "flux_conf_t",
+    hostlist_t: "struct hostlist *",
+    idset_t: "struct idset *",
 }  # type: Dict[Any, str]
 
 
@@ -404,6 +412,15 @@ def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
     an argument of the pending finalizer is what keeps those objects (the
     Flux handle under a future or watcher) alive until this runs."""
     destroy(ptr)
+
+
+def take_string(ptr: Any) -> str:
+    """The text of a NUL-terminated string C malloc'd for us, which is
+    freed here (``hostlist_encode()``, ``idset_encode()``)."""
+    try:
+        return ctypes.string_at(ptr).decode("utf-8", "surrogateescape")
+    finally:
+        lib.free(ptr)
 
 
 def version() -> str:

@@ -50,6 +50,14 @@ class _FluxConf(Structure):
     pass
 
 
+class _Hostlist(Structure):
+    """``struct hostlist`` (libflux-hostlist)."""
+
+
+class _Idset(Structure):
+    """``struct idset`` (libflux-idset)."""
+
+
 flux_t = POINTER(_FluxHandle)
 flux_msg_t = POINTER(_FluxMsg)
 flux_future_t = POINTER(_FluxFuture)
@@ -57,10 +65,18 @@ flux_reactor_t = POINTER(_FluxReactor)
 flux_watcher_t = POINTER(_FluxWatcher)
 flux_msg_handler_t = POINTER(_FluxMsgHandler)
 flux_conf_t = POINTER(_FluxConf)
+hostlist_t = POINTER(_Hostlist)
+idset_t = POINTER(_Idset)
 
 
 class flux_error_t(Structure):
     """``flux_error_t`` from types.h: a fixed buffer for error text."""
+
+    _fields_ = [("text", c_char * 160)]
+
+
+class idset_error_t(Structure):
+    """``idset_error_t`` from idset.h: a fixed buffer for decode errors."""
 
     _fields_ = [("text", c_char * 160)]
 
@@ -186,3 +202,6 @@ char_pp = POINTER(c_char_p)
 void_pp = POINTER(c_void_p)
 int_p = POINTER(c_int)
 u32_p = POINTER(c_uint32)
+# A string the callee malloc'd and the caller must free(): kept as a pointer
+# (c_char_p would copy it and lose the address to free).
+malloced_str = POINTER(c_char)

@@ -5,7 +5,9 @@ A service adds its header's module here; nothing else lists functions."""
 
 from typing import Tuple
 
-from flux_ctypes.ffi.tables import core
+from flux_ctypes.ffi.tables import core, hostlist, idset, libc
 from flux_ctypes.ffi.types import Fn
 
-FUNCTIONS = core.FUNCTIONS  # type: Tuple[Fn, ...]
+FUNCTIONS = (
+    core.FUNCTIONS + hostlist.FUNCTIONS + idset.FUNCTIONS + libc.FUNCTIONS
+)  # type: Tuple[Fn, ...]
