@@ -57,6 +57,8 @@ _LEAVES = {
 #: official name -> flux_ctypes module.  A package's submodules follow it
 #: (``flux.job.list`` is ``flux_ctypes.job.list``).
 SERVICES = {
+    "flux.hostlist": "flux_ctypes.hostlist",
+    "flux.idset": "flux_ctypes.idset",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their
