@@ -59,6 +59,7 @@ _LEAVES = {
 SERVICES = {
     "flux.hostlist": "flux_ctypes.hostlist",
     "flux.idset": "flux_ctypes.idset",
+    "flux.resource": "flux_ctypes.resource",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their
