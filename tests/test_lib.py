@@ -95,8 +95,11 @@ def test_parse_version():
 def test_table_is_well_formed():
     names = [fn.name for fn in flux_lib.FUNCTIONS]
     assert len(names) == len(set(names)), "a function is declared twice"
+    prefixes = {"core": ("flux_",), "hostlist": ("hostlist_",), "idset": ("idset_",),
+                "libc": ("free",)}
     for fn in flux_lib.FUNCTIONS:
-        assert fn.name.startswith("flux_"), fn
+        assert fn.library in flux_lib.SONAMES, fn
+        assert fn.name.startswith(prefixes[fn.library]), fn
         assert fn.errors in (flux_lib.NULL, flux_lib.NEG, flux_lib.NONE), fn
         if fn.errors == flux_lib.NULL:
             assert fn.restype is not None and issubclass(
