@@ -158,11 +158,17 @@ class Hostlist:
         return result
 
     def __iter__(self) -> Iterator[str]:
-        # re-reads the length each step, so a list changed while iterated
-        # ends where it now ends instead of reading past it
+        # hostlist_nth() is NULL past the end: one C call per host, and a
+        # list changed while iterated ends where it now ends.  (Not
+        # hostlist_first/next: their cursor is shared by nested loops.)
+        nth = lib.hostlist_nth
+        handle = self.handle
         position = 0
-        while position < len(self):
-            yield self._nth(position)
+        while True:
+            name = nth(handle, position)
+            if name is None:
+                return
+            yield name.decode("utf-8", "surrogateescape")
             position += 1
 
     def expand(self) -> List[str]:
