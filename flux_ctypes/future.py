@@ -15,18 +15,25 @@ import time
 import weakref
 from ctypes import byref, c_void_p
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Generator, List, Mapping, Optional
-
-from flux_ctypes.callbacks import (
-    WORK_HOOKS,
-    Registry,
-    fail,
-    new_key,
-    raise_pending,
-    reactor_has_work,
-    state,
+from typing import (
+    TYPE_CHECKING, Any, Awaitable, Callable, Generator, List, Mapping, Optional, Tuple,
 )
-from flux_ctypes.lib import flux_continuation_f, flux_future_t, lib, own, trampoline
+
+from flux_ctypes.callbacks import Registry, fail, new_key, raise_pending, state
+from flux_ctypes.ffi import args as check
+from flux_ctypes.lib import (
+    DEAD,
+    DEFERRED,
+    CObject,
+    RawView,
+    closed_error,
+    flux_continuation_f,
+    flux_future_t,
+    flux_t,
+    lib,
+    run_deferred,
+    trampoline,
+)
 from flux_ctypes.util import decode_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,9 +61,10 @@ _THEN: "Registry[Future]" = Registry("then")
 # inside then(), get() or wait_for(), while the caller holds the object, so
 # weak references are enough and nothing here can leak.
 _INIT: "weakref.WeakValueDictionary[int, FutureExt]" = weakref.WeakValueDictionary()
+_INF = float("inf")
 
 
-def _blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
+def blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     """flux_future_wait_for(), but Ctrl-C in the main thread still works.
 
     Raises OSError as flux_future_wait_for() fails (ETIMEDOUT, EDEADLOCK...).
@@ -73,6 +81,8 @@ def _blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     # yet, so that call was one more per get().
     # (get_ident() against main_thread(): current_thread() is a Python
     # function and this test runs once per synchronous RPC.)
+    if DEFERRED:
+        run_deferred()
     if (
         not sliced
         or state.reactor_depth
@@ -112,6 +122,17 @@ def future_error(fptr: Any, exc: OSError) -> BaseException:
 _then_lookup = _THEN.lookup
 
 
+def _address(ptr: Any) -> int:
+    return int(ctypes.cast(ptr, c_void_p).value or 0)
+
+
+def _handle_reactor(flux_handle: Any) -> Any:
+    """The reactor of ``flux_handle`` if it is an open Flux handle."""
+    if isinstance(flux_handle, CObject) and flux_handle._ctype is flux_t and not flux_handle.closed:
+        return flux_handle.get_reactor()  # type: ignore[attr-defined]
+    return None
+
+
 def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
     future = _then_lookup(key)
     if future is None:
@@ -120,9 +141,13 @@ def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
         if not future.stopped:
             future.then_cb(future, *future.then_args, **future.then_kwargs)
     except BaseException as exc:  # nothing may cross back into C
-        fail(exc, lib.flux_future_get_reactor(future.handle))
-        # Don't call back again (and fail again) if the reactor restarts.
-        lib.flux_future_reset(future.handle)
+        ptr = future._as_parameter_
+        if ptr is DEAD:  # the callback closed its future, then raised
+            fail(exc, _handle_reactor(future._keepalive))
+        else:
+            fail(exc, lib.flux_future_get_reactor(ptr))
+            # Don't call back again (and fail again) if the reactor restarts.
+            lib.flux_future_reset(ptr)
         future.stopped = True
     finally:
         future._then_pending -= 1
@@ -134,17 +159,31 @@ def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
 _on_continuation = trampoline(flux_continuation_f, _continuation_cb, c_void_p, c_void_p)
 
 
-class Future:
+class Future(CObject):
     """A libflux-core future.
 
     ``Future(ptr)`` adopts a ``flux_future_t *`` the caller owns;
     ``Future(other_future)`` shares another Future's C future (taking a
-    reference of its own, so either may go first).
+    reference of its own, so either may go first).  ``keepalive`` (the
+    Flux object, for an RPC) lives until the C future is released.
+
+    The C reference is given back exactly once: by ``close()`` or the end
+    of a ``with`` block (as the official bindings do), or when the object
+    is collected.  A future lives on its handle's reactor, which is not
+    thread-safe: when the garbage collector releases one in another thread
+    than the one that made it, the release is queued and performed by the
+    making thread at its next C object, blocking wait or reactor run (or,
+    if that thread has ended, by whichever thread comes next); see
+    :func:`flux_ctypes.lib.own`.
     """
 
+    _ctype = flux_future_t
+    _c_destroy = "flux_future_destroy"
+    _thread_bound = True
+    _prefixes: Tuple[str, ...] = ("flux_future_",)
+
     then_cb: Callable[..., Any]
-    handle: Any
-    _keepalive: Any
+    _keepalive: Any = None
     # Class-level defaults, overridden per object by then()/stop(): most
     # futures never get a callback, and an empty dict per future is 64 bytes.
     stopped = False
@@ -152,32 +191,68 @@ class Future:
     then_kwargs: Mapping[str, Any] = _NO_KWARGS
     _then_key = 0
     _then_pending = 0
+    # -- the event-loop protocol --------------------------------------------
+    # A C future has one continuation.  ``continuation_key`` says who holds
+    # it: 0 nobody; else the key of its holder -- then(), or an event-loop
+    # layer that calls flux_future_then() with its own trampoline, sets this
+    # to its key, and sets it back to 0 when it lets go.  then() refuses a
+    # held future (EEXIST), and so must such a layer.
+    continuation_key = 0
+    # What ``await future`` awaits: ``await_hook(future)``, which that layer
+    # sets when imported.  The core knows nothing else of event loops.
+    await_hook: "Optional[Callable[[Future], Awaitable[Any]]]" = None
     # fulfilled by messages on a handle, so blocking waits may be sliced
-    # (see _blocking_wait); set by RPC and by the Flux methods making futures
+    # (see blocking_wait); set by RPC and by the Flux methods making futures
     _sliced = False
 
     def __init__(self, future_handle: Any, keepalive: Any = None) -> None:
         if isinstance(future_handle, Future):
             other = future_handle
-            lib.flux_future_incref(other.handle)
-            future_handle = other.handle
+            optr = other.cptr
+            lib.flux_future_incref(optr)
+            future_handle = optr
             keepalive = other._keepalive
             self._sliced = other._sliced
         elif not isinstance(future_handle, flux_future_t) or not future_handle:
             raise TypeError("Future needs a flux_future_t pointer or a Future")
-        self.handle = future_handle
-        self._keepalive = keepalive
+        if keepalive is not None:
+            self._keepalive = keepalive
         # ``keepalive`` (the Flux object, for an RPC) lives until the C future
         # is destroyed, so a handle is never closed under its futures.
-        own(self, lib.flux_future_destroy, future_handle, keepalive)
+        self._own(future_handle, keepalive)
+
+    def _keepalive_for_handle(self) -> Any:
+        return self._keepalive
+
+    @property
+    def pimpl(self) -> RawView:
+        """The C future's functions as methods (``future.pimpl.reset()``),
+        as the official bindings' inner wrapper offers them."""
+        return RawView(self, self._prefixes, strict=True)
+
+    def close(self) -> None:
+        """Give back the C future now; a then() callback won't run."""
+        if self._as_parameter_ is DEAD:
+            return
+        if self._then_key:
+            _THEN.discard(self._then_key)
+            self._then_pending = 0
+        super().close()
 
     # -- results -----------------------------------------------------------
     def wait_for(self, timeout: float = -1.0) -> "Future":
         """Block until fulfilled, or ``timeout`` seconds (OSError ETIMEDOUT)."""
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        if type(timeout) is not float or timeout != timeout:
+            timeout = check.timeout(timeout)
+        elif timeout == _INF:
+            timeout = -1.0
         try:
-            _blocking_wait(self.handle, timeout, self._sliced)
+            blocking_wait(ptr, timeout, self._sliced)
         except OSError as exc:
-            raise future_error(self.handle, exc) from None
+            raise future_error(ptr, exc) from None
         return self
 
     def get(self) -> Any:
@@ -187,28 +262,27 @@ class Future:
         return None
 
     def _get_raw(self) -> Optional[int]:
-        ptr = self.handle
+        ptr = self.cptr
         result = c_void_p()
         try:
-            _blocking_wait(ptr, -1.0, self._sliced)
+            blocking_wait(ptr, -1.0, self._sliced)
             lib.flux_future_get(ptr, byref(result))
         except OSError as exc:
             raise future_error(ptr, exc) from None
         return result.value
 
     def is_ready(self) -> bool:
-        return bool(lib.flux_future_is_ready(self.handle))
+        return bool(lib.flux_future_is_ready(self.cptr))
 
     def error_string(self) -> Optional[str]:
-        text = lib.flux_future_error_string(self.handle)
+        text = lib.flux_future_error_string(self.cptr)
         return text.decode("utf-8", "replace") if text else None
 
     def fulfill_error(self, errnum: int = errno.ENOENT, errstr: Any = None) -> None:
-        if isinstance(errstr, str):
-            errstr = errstr.encode("utf-8")
-        lib.flux_future_fulfill_error(self.handle, errnum, errstr)
-        if WORK_HOOKS:
-            reactor_has_work(lib.flux_future_get_reactor(self.handle))
+        ptr = self.cptr
+        errnum = check.c_int_arg(errnum, "errnum")
+        errstr = check.text(errstr, "errstr", allow_none=True)
+        lib.flux_future_fulfill_error(ptr, errnum, errstr)
 
     # -- callbacks ---------------------------------------------------------
     def then(
@@ -217,10 +291,17 @@ class Future:
     ) -> "Future":
         """Call ``callback(future, *args, **kwargs)`` from the reactor when
         fulfilled (or with ETIMEDOUT after ``timeout`` seconds)."""
-        if self._then_key or getattr(self, "_aio_key", 0):
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        if self.continuation_key:
             raise OSError(errno.EEXIST, "then callback already exists for this future")
         if callback is None:
             raise ValueError("Callback cannot be None")
+        if not callable(callback):
+            raise TypeError("callback must be callable, not {}".format(type(callback).__name__))
+        if timeout != -1.0:
+            timeout = check.timeout(timeout)
         self.then_cb = callback
         self.then_args = args
         self.then_kwargs = kwargs if kwargs else _NO_KWARGS
@@ -228,29 +309,31 @@ class Future:
         self._then_key = key
         self._then_pending = 1
         try:
-            lib.flux_future_then(self.handle, timeout, _on_continuation, key)
+            lib.flux_future_then(ptr, timeout, _on_continuation, key)
         except OSError:
             _THEN.discard(key)
             self._then_pending = 0
+            self._then_key = 0
             raise
-        if WORK_HOOKS:  # fulfilled already: it calls back at the next run
-            reactor_has_work(lib.flux_future_get_reactor(self.handle))
+        self.continuation_key = key
         return self
 
     def __await__(self) -> "Generator[Any, None, Any]":
-        """``await future`` in a coroutine gives what get() returns (or
-        raises what it raises); the handle must be attached to the event
-        loop with flux_ctypes.aio.attach() unless the future is ready."""
-        from flux_ctypes.aio import wrap
-
-        return wrap(self).__await__()
+        """``await future`` gives what get() returns (or raises what it
+        raises), through the event-loop layer that set ``await_hook``."""
+        hook = Future.await_hook
+        if hook is None:
+            raise TypeError(
+                "nothing can await a Flux future yet: import flux_ctypes.aio "
+                "(or another event-loop layer) first"
+            )
+        return hook(self).__await__()
 
     def reset(self) -> None:
         """Make the future unfulfilled again, to wait for the next response
         of a streaming RPC; a pending then() callback stays registered."""
-        lib.flux_future_reset(self.handle)
-        if WORK_HOOKS:  # a queued response makes it fulfilled again
-            reactor_has_work(lib.flux_future_get_reactor(self.handle))
+        ptr = self.cptr
+        lib.flux_future_reset(ptr)
         if self._then_key:
             if self._then_pending <= 0:
                 _THEN.put(self._then_key, self)
@@ -264,24 +347,44 @@ class Future:
     def get_flux(self) -> "Optional[Flux]":
         from flux_ctypes.handle import Flux
 
-        hptr = lib.flux_future_get_flux(self.handle)
+        hptr = lib.flux_future_get_flux(self.cptr)
         if not hptr:
             return None
         return Flux(handle=hptr)
 
     def set_flux(self, flux_handle: "Optional[Flux]") -> None:
-        lib.flux_future_set_flux(self.handle, flux_handle.handle if flux_handle else None)
+        """Give a future made without one (FutureExt, composites) its
+        handle.  A future that has a handle keeps it: an RPC's destructor
+        frees its matchtag and message handler on that handle, so changing
+        it (or clearing it) would make C free them on the wrong one."""
+        ptr = self.cptr
+        if isinstance(flux_handle, flux_t):
+            hptr = flux_handle if flux_handle else None
+        elif flux_handle is None:
+            hptr = None
+        elif isinstance(flux_handle, CObject) and flux_handle._ctype is flux_t:
+            hptr = flux_handle.cptr
+        else:
+            raise TypeError("flux_handle must be a Flux handle or None, not {}".format(
+                type(flux_handle).__name__))
+        current = lib.flux_future_get_flux(ptr)
+        if current:
+            if hptr is not None and _address(hptr) == _address(current):
+                return
+            raise OSError(errno.EINVAL, "set_flux: this future already belongs to a "
+                          "handle, which it must keep until it is destroyed")
+        lib.flux_future_set_flux(ptr, hptr)
 
     def get_reactor(self) -> Any:
-        return lib.flux_future_get_reactor(self.handle)
+        """The reactor this future's callbacks run on (a Reactor), or None."""
+        from flux_ctypes.watchers import Reactor
+
+        ptr = lib.flux_future_get_reactor(self.cptr)
+        return Reactor(ptr) if ptr else None
 
     def incref(self) -> None:
         """Take one more C reference (for code handing the future to C)."""
-        lib.flux_future_incref(self.handle)
-
-    def __repr__(self) -> str:
-        addr = ctypes.cast(self.handle, c_void_p).value or 0
-        return "<{} 0x{:x}>".format(type(self).__name__, addr)
+        lib.flux_future_incref(self.cptr)
 
 
 class WaitAllFuture(Future):
@@ -294,20 +397,21 @@ class WaitAllFuture(Future):
             self.push(child)
 
     def push(self, child: Future, name: Optional[str] = None) -> None:
-        if not lib.flux_future_get_flux(self.handle):
-            hptr = lib.flux_future_get_flux(child.handle)
+        ptr = self.cptr
+        check.instance(child, Future, "child")
+        cptr = child.cptr
+        cname = check.text(name, "name", allow_none=True)
+        if not lib.flux_future_get_flux(ptr):
+            hptr = lib.flux_future_get_flux(cptr)
             if hptr:
-                lib.flux_future_set_flux(self.handle, hptr)
+                lib.flux_future_set_flux(ptr, hptr)
         # flux_future_push() adopts the child's reference; take another one
         # for the child's own Python wrapper, which will give back its own.
-        lib.flux_future_incref(child.handle)
+        lib.flux_future_incref(cptr)
         try:
-            lib.flux_future_push(
-                self.handle, name.encode("utf-8") if name is not None else None,
-                child.handle,
-            )
+            lib.flux_future_push(ptr, cname, cptr)
         except OSError:
-            lib.flux_future_decref(child.handle)
+            lib.flux_future_decref(cptr)
             raise
         self.children.append(child)
         self._sliced = all(c._sliced for c in self.children)
@@ -320,7 +424,11 @@ def _init_cb(fptr: Any, key: Optional[int]) -> None:
     try:
         future.init_cb(future, *future.init_args, **future.init_kwargs)
     except BaseException as exc:
-        fail(exc, lib.flux_future_get_reactor(future.handle))
+        ptr = future._as_parameter_
+        if ptr is DEAD:
+            fail(exc, _handle_reactor(future._keepalive))
+        else:
+            fail(exc, lib.flux_future_get_reactor(ptr))
 
 
 _on_init = trampoline(flux_continuation_f, _init_cb, c_void_p, c_void_p)
@@ -328,15 +436,21 @@ _on_init = trampoline(flux_continuation_f, _init_cb, c_void_p, c_void_p)
 _libc: Any = None
 
 
-def _c_strdup(data: bytes) -> int:
-    """A malloc'd copy of ``data`` that C owns and frees with free()."""
+def _load_libc() -> Any:
     global _libc
     if _libc is None:
         libc = ctypes.CDLL(None)
         libc.malloc.restype = c_void_p
         libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free_address = int(  # type: ignore[attr-defined]
+            ctypes.cast(libc.free, c_void_p).value or 0)
         _libc = libc
-    ptr = _libc.malloc(len(data) + 1)
+    return _libc
+
+
+def _c_strdup(data: bytes) -> int:
+    """A malloc'd copy of ``data`` that C owns and frees with free()."""
+    ptr = _load_libc().malloc(len(data) + 1)
     if not ptr:
         raise MemoryError()
     ctypes.memmove(ptr, data + b"\0", len(data) + 1)
@@ -344,8 +458,8 @@ def _c_strdup(data: bytes) -> int:
 
 
 def _c_free() -> int:
-    _c_strdup(b"")  # make sure libc is loaded
-    return int(ctypes.cast(_libc.free, c_void_p).value or 0)
+    """The address of libc's free(), for C to free what _c_strdup made."""
+    return int(_load_libc().free_address)
 
 
 class FutureExt(Future):
@@ -362,6 +476,10 @@ class FutureExt(Future):
     ) -> None:
         if not callable(init_cb):
             raise TypeError("init_cb must be callable")
+        if flux_handle is not None and (
+            not isinstance(flux_handle, CObject) or flux_handle._ctype is not flux_t
+        ):
+            raise TypeError("flux_handle must be a Flux handle or None")
         self.init_cb = init_cb
         self.init_args = args
         self.init_kwargs = kwargs
@@ -373,10 +491,9 @@ class FutureExt(Future):
 
     def fulfill(self, result: Any = None) -> None:
         """Fulfill with any value json.dumps() accepts."""
+        ptr = self.cptr
         data = json.dumps(result).encode("utf-8", "surrogateescape")
-        lib.flux_future_fulfill(self.handle, _c_strdup(data), _c_free())
-        if WORK_HOOKS:
-            reactor_has_work(lib.flux_future_get_reactor(self.handle))
+        lib.flux_future_fulfill(ptr, _c_strdup(data), _c_free())
 
     def get(self) -> Any:
         """The value given to :meth:`fulfill` (None if fulfilled with NULL)."""
@@ -391,3 +508,8 @@ def pending_then() -> int:
     """How many futures wait for a then() callback (for leak checks)."""
     return len(_THEN)
 
+
+
+def pending_then_futures() -> List[Future]:
+    """The futures waiting for a then() callback (a snapshot)."""
+    return list(_THEN)

@@ -19,12 +19,28 @@ from flux_ctypes.constants import (
     FLUX_O_NONBLOCK,
 )
 from flux_ctypes.future import Future
-from flux_ctypes.lib import TABLE, flux_error_t, flux_match, flux_t, lib
+from flux_ctypes.ffi import args as check
+from flux_ctypes.future import pending_then_futures as callbacks_then
+from flux_ctypes.lib import (
+    DEAD,
+    CObject,
+    disown,
+    run_deferred,
+    UnknownFunctionError,
+    find_function,
+    flux_error_t,
+    flux_match,
+    flux_t,
+    lib,
+    raw_call,
+)
 from flux_ctypes.message import Message, MessageWatcher
 from flux_ctypes.rpc import RPC
 from flux_ctypes.util import decode_text, encode_payload, encode_text, encode_topic
 from flux_ctypes.watchers import (
     CheckWatcher,
+    Reactor,
+    reactor_arg,
     FDWatcher,
     IdleWatcher,
     PrepareWatcher,
@@ -36,28 +52,9 @@ from flux_ctypes.watchers import (
 __all__ = ["Flux"]
 
 
-class _ClosedHandle(ctypes.Structure):
-    pass
-
-
-# What ``Flux.handle`` becomes after the handle is closed: passing it to any
-# libflux-core function is a ctypes.ArgumentError, never a use-after-free.
-CLOSED = ctypes.POINTER(_ClosedHandle)()
-
-
-def _adapt_arg(value: Any) -> Any:
-    """Arguments for functions reached through Flux.__getattr__: our
-    wrappers become their C pointers, text becomes UTF-8."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape")
-    handle = getattr(value, "handle", None)
-    if handle is not None and isinstance(value, (Flux, Message, Future, Watcher)):
-        return handle
-    return value
-
-
-def _call_adapted(func: Callable[..., Any], *args: Any) -> Any:
-    return func(*[_adapt_arg(arg) for arg in args])
+# What ``Flux._as_parameter_`` becomes once the handle is closed (kept under
+# its old name; every closed wrapper shares it).
+CLOSED = DEAD
 
 
 def _rpc_future(ptr: Any, flux_handle: "Flux") -> Future:
@@ -83,14 +80,26 @@ class _BarrierRPC(RPC):
             ) from None
 
 
-class Flux:
+class Flux(CObject):
     """A connection to a Flux instance.
 
     ``Flux()`` connects to the enclosing instance (``FLUX_URI``), ``Flux(url)``
-    to the given URI.  ``Flux(handle=ptr)`` wraps a ``flux_t *`` owned by
-    someone else, taking a reference of its own.  The connection closes
-    exactly once: when the object is collected, at interpreter exit, or at
-    the end of a ``with`` block.
+    to the given URI.  ``Flux(handle=ptr)`` wraps a ``flux_t *`` (or the
+    address of one, as flux's module loader passes it: an address is
+    trusted) owned by someone else, taking a reference of its own.
+
+    The reference is given back exactly once: by ``close()``, at the end of
+    a ``with`` block, or when the object is collected.  Closing a handle
+    first destroys the watchers made on it and the futures waiting on it
+    with ``then()`` (their callbacks will not run), so nothing keyed by its
+    C addresses outlives it; futures you hold keep the C handle alive
+    until they go.  Closed from a callback of its own ``reactor_run()``,
+    the reference is given back when that returns.
+
+    A ``flux_t`` is not thread-safe: a handle the garbage collector releases
+    in another thread than the one that opened it is closed by the opening
+    thread, at its next C object, blocking wait or reactor run (at once if
+    that thread has ended); see :func:`flux_ctypes.lib.own`.
     """
 
     # Per-thread reactor depth and pending callback exception.  A class
@@ -98,21 +107,26 @@ class Flux:
     # flux_t than the one running the reactor.
     tls = callbacks.state
 
-    handle: Any
+    _ctype = flux_t
+    _c_destroy = "flux_close"  # flux_close() is flux_decref()
+    _thread_bound = True
+    _reactor: Optional[Reactor] = None
+    _runs = 0  # depth of this object's reactor_run()
+    _close_deferred = False
 
     def __init__(self, url: Any = None, flags: int = 0, handle: Any = None) -> None:
-        self._reactor: Any = None
         self._active_watchers: Set[Watcher] = set()
+        self._dependents: "weakref.WeakSet[Watcher]" = weakref.WeakSet()
         self._cached_config: Any = None
+        flags = check.handle_flags(flags, "flags")
         if handle is not None:
-            if isinstance(handle, int):
-                handle = ctypes.cast(c_void_p(handle), flux_t)
             if isinstance(handle, Flux):
-                handle = handle.handle
+                handle = handle.cptr
+            elif isinstance(handle, int) and not isinstance(handle, bool) and handle > 0:
+                handle = ctypes.cast(c_void_p(handle), flux_t)
             if not isinstance(handle, flux_t) or not handle:
                 raise TypeError("handle must be a non-NULL flux_t pointer")
             ptr = lib.flux_incref(handle)
-            self._finalizer = weakref.finalize(self, lib.flux_decref, ptr)
         else:
             error = flux_error_t()
             uri = None if url is None else encode_text(url, "url")
@@ -123,45 +137,55 @@ class Flux:
                 text = decode_text(error.text)
                 msg = "Unable to connect to Flux"
                 raise OSError(exc.errno, msg + ": " + text if text else msg) from None
-            self._finalizer = weakref.finalize(self, lib.flux_close, ptr)
-        self.handle = ptr
+        self._own(ptr)
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
-        raise RuntimeError(
-            "Flux handles are closed automatically when the object is "
-            "collected (or at the end of a 'with' block); closing one by "
-            "hand would risk closing it twice"
-        )
+        """Close the connection now (idempotent): first the watchers made
+        on it and the futures waiting on it with then(), then the handle."""
+        if self._as_parameter_ is DEAD:
+            return
+        for watcher in list(self._dependents):
+            watcher.close()
+        for future in callbacks_then():
+            if future._keepalive is self:
+                future.close()
+        self._active_watchers.clear()
+        if self._reactor is not None:
+            self._reactor.close()
+            self._reactor = None
+        if self._runs:
+            # closed from a callback of its own reactor_run(): freeing the
+            # flux_t now would free the reactor C is running; _run() gives
+            # the reference back when the reactor returns
+            self._as_parameter_ = DEAD
+            self._close_deferred = True
+            return
+        super().close()
 
     def __enter__(self) -> "Flux":
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self.handle = CLOSED
-        self._reactor = None
-        self._finalizer()
-
     def __getattr__(self, name: str) -> Any:
         """``h.foo(...)`` calls libflux-core's ``flux_foo``, passing this
-        handle first when that function takes a ``flux_t *`` first."""
-        if name.startswith("__") or name in ("handle", "_finalizer", "_reactor"):
+        handle first when that function takes a ``flux_t *`` first.  The
+        arguments are checked as the table declares them (see
+        :func:`flux_ctypes.lib.raw_call`); this handle is passed as itself,
+        so a call kept after close() is refused, never made on freed
+        memory."""
+        if name.startswith("__") or name.startswith("_"):
             raise AttributeError(name)
-        fn = TABLE.get(name) if name.startswith("flux_") else TABLE.get("flux_" + name)
+        fn = find_function(name)
         if fn is None:
-            raise AttributeError(
+            raise UnknownFunctionError(
                 "'Flux' object has no attribute '{0}' (and libflux-core has no "
                 "flux_{0} in flux_ctypes' table)".format(
                     name[5:] if name.startswith("flux_") else name
                 )
             )
-        func = getattr(lib, fn.name)
         if fn.argtypes and fn.argtypes[0] is flux_t:
-            bound = functools.partial(_call_adapted, func, self.handle)
-        else:
-            bound = functools.partial(_call_adapted, func)
-        self.__dict__[name] = bound  # later lookups are plain attributes
-        return bound
+            return functools.partial(raw_call, fn, self)
+        return functools.partial(raw_call, fn)
 
     # -- reactor state (per thread) -----------------------------------------
     @classmethod
@@ -197,17 +221,21 @@ class Flux:
         callbacks.raise_pending()
 
     # -- reactor -----------------------------------------------------------
-    def get_reactor(self) -> Any:
-        if self._reactor is None:
-            self._reactor = lib.flux_get_reactor(self.handle)
-        return self._reactor
+    def get_reactor(self) -> Reactor:
+        """This handle's reactor (one Reactor object, holding its own
+        reference; closed with the handle)."""
+        reactor = self._reactor
+        if reactor is None or self._as_parameter_ is DEAD:
+            reactor = self._reactor = Reactor(lib.flux_get_reactor(self.cptr))
+        return reactor
 
     def reactor_run(self, reactor: Any = None, flags: int = 0) -> int:
         """Run the reactor until stopped or out of active watchers; re-raise
         any exception a callback raised.  In the main thread, Ctrl-C stops
         it and raises KeyboardInterrupt."""
-        if reactor is None:
-            reactor = self.get_reactor()
+        reactor = self.get_reactor() if reactor is None else reactor_arg(reactor)
+        flags = check.c_int_arg(flags, "flags")
+        run_deferred()
         if threading.current_thread() is not threading.main_thread():
             return self._run(reactor, flags)
         interrupted = []
@@ -221,7 +249,10 @@ class Flux:
         try:
             # Unreferenced: it must not keep the reactor running once the
             # user's watchers are done, and ev_run() does not count it.
-            sigint.start().unref()
+            try:
+                sigint.start().unref()
+            except OSError:
+                pass  # SIGINT is watched from another reactor (libev allows one)
             rc = self._run(reactor, flags)
         finally:
             sigint.destroy()
@@ -232,25 +263,33 @@ class Flux:
         return rc
 
     def _run(self, reactor: Any, flags: int) -> int:
-        with self.in_reactor():
-            try:
-                rc = lib.flux_reactor_run(reactor, flags)
-            except OSError:
-                callbacks.raise_pending()
-                raise
+        self._runs += 1
+        try:
+            with self.in_reactor():
+                try:
+                    rc = lib.flux_reactor_run(reactor, flags)
+                except OSError:
+                    callbacks.raise_pending()
+                    raise
+        finally:
+            self._runs -= 1
+            if self._close_deferred and not self._runs:
+                self._close_deferred = False
+                disown(self)
         callbacks.raise_pending()
         return int(rc)
 
     def reactor_stop(self, reactor: Any = None) -> None:
-        lib.flux_reactor_stop(reactor if reactor is not None else self.get_reactor())
+        lib.flux_reactor_stop(self.get_reactor() if reactor is None else reactor_arg(reactor))
 
     def reactor_stop_error(self, reactor: Any = None) -> None:
-        lib.flux_reactor_stop_error(reactor if reactor is not None else self.get_reactor())
+        lib.flux_reactor_stop_error(
+            self.get_reactor() if reactor is None else reactor_arg(reactor))
 
     # -- watchers ----------------------------------------------------------
     def add_watcher(self, watcher: Watcher) -> Watcher:
         """Keep a reference to ``watcher`` for the life of this handle."""
-        self._active_watchers.add(watcher)
+        self._active_watchers.add(check.instance(watcher, Watcher, "watcher"))
         return watcher
 
     def del_watcher(self, watcher: Watcher) -> None:
@@ -303,7 +342,9 @@ class Flux:
 
     # -- messages ----------------------------------------------------------
     def send(self, message: Message, flags: int = 0) -> int:
-        return int(lib.flux_send(self.handle, message.handle, flags))
+        hptr = self.cptr
+        mptr = check.instance(message, Message, "message").cptr
+        return int(lib.flux_send(hptr, mptr, check.c_int_arg(flags, "flags")))
 
     def recv(
         self,
@@ -314,9 +355,13 @@ class Flux:
     ) -> Optional[Message]:
         """The next matching message; None when ``flags`` has
         FLUX_O_NONBLOCK and none is waiting."""
+        hptr = self.cptr
         glob = None if topic_glob is None else encode_topic(topic_glob)
+        match = flux_match(
+            check.c_int_arg(type_mask, "type_mask"), check.uint32(match_tag, "match_tag"), glob)
+        flags = check.c_int_arg(flags, "flags")
         try:
-            ptr = lib.flux_recv(self.handle, flux_match(type_mask, match_tag, glob), flags)
+            ptr = lib.flux_recv(hptr, match, flags)
         except OSError as exc:
             if flags & FLUX_O_NONBLOCK and exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                 return None
@@ -324,7 +369,10 @@ class Flux:
         return Message._adopt(ptr)
 
     def respond(self, message: Message, payload: Any = None) -> int:
-        return int(lib.flux_respond(self.handle, message.handle, encode_payload(payload)))
+        hptr = self.cptr
+        if type(message) is not Message:
+            check.instance(message, Message, "message")
+        return int(lib.flux_respond(hptr, message.cptr, encode_payload(payload)))
 
     def rpc(
         self, topic: Any, payload: Any = None, nodeid: int = FLUX_NODEID_ANY,
@@ -343,31 +391,37 @@ class Flux:
         return self.recv(type_mask=FLUX_MSGTYPE_EVENT, topic_glob=topic)
 
     def event_subscribe(self, topic: Any) -> int:
-        return int(lib.flux_event_subscribe(self.handle, encode_topic(topic)))
+        hptr = self.cptr
+        return int(lib.flux_event_subscribe(hptr, encode_topic(topic)))
 
     def event_unsubscribe(self, topic: Any) -> int:
-        return int(lib.flux_event_unsubscribe(self.handle, encode_topic(topic)))
+        hptr = self.cptr
+        return int(lib.flux_event_unsubscribe(hptr, encode_topic(topic)))
 
     # -- misc --------------------------------------------------------------
     def log(self, level: int, message: Any) -> int:
         """Log ``message`` (str or bytes) at syslog ``level``; a '%' in it
         is logged literally."""
-        return int(lib.flux_log(self.handle, level, b"%s", encode_text(message, "message")))
+        hptr = self.cptr
+        level = check.c_int_arg(level, "level")
+        return int(lib.flux_log(hptr, level, b"%s", encode_text(message, "message")))
 
     def get_rank(self) -> int:
         rank = c_uint32()
-        lib.flux_get_rank(self.handle, byref(rank))
+        lib.flux_get_rank(self.cptr, byref(rank))
         return rank.value
 
     def attr_get(self, attr_name: Any) -> str:
-        return decode_text(lib.flux_attr_get(self.handle, encode_text(attr_name, "attr"))) or ""
+        hptr = self.cptr
+        return decode_text(lib.flux_attr_get(hptr, encode_text(attr_name, "attr"))) or ""
 
     def attr_set(self, attr: str, value: str) -> None:
         if not isinstance(attr, str):
             raise ValueError("Attribute name must be a string")
         if not isinstance(value, str):
             raise ValueError("Attribute value must be a string")
-        lib.flux_attr_set(self.handle, attr.encode("utf-8"), value.encode("utf-8"))
+        hptr = self.cptr
+        lib.flux_attr_set(hptr, encode_text(attr, "attr"), encode_text(value, "value"))
 
     def attr_remove(self, attr: str) -> None:
         if not isinstance(attr, str):
@@ -377,6 +431,8 @@ class Flux:
     def conf_get(self, key: Optional[str] = None, default: Any = None, update: bool = False) -> Any:
         """The instance configuration (fetched once, then cached), or the
         value at dotted ``key`` in it, or ``default``."""
+        if key is not None and not isinstance(key, str):
+            raise TypeError("key must be a str or None, not {}".format(type(key).__name__))
         if update or self._cached_config is None:
             self._cached_config = self.rpc("config.get").get()
         if key is None:
@@ -389,12 +445,12 @@ class Flux:
         return node
 
     def service_register(self, name: Any) -> Future:
-        return _rpc_future(lib.flux_service_register(self.handle, encode_text(name, "name")), self)
+        hptr = self.cptr
+        return _rpc_future(lib.flux_service_register(hptr, encode_text(name, "name")), self)
 
     def service_unregister(self, name: Any) -> Future:
-        return _rpc_future(
-            lib.flux_service_unregister(self.handle, encode_text(name, "name")), self
-        )
+        hptr = self.cptr
+        return _rpc_future(lib.flux_service_unregister(hptr, encode_text(name, "name")), self)
 
     def barrier(self, name: Any, nprocs: int) -> Future:
         """Enter barrier ``name`` with ``nprocs`` participants.
@@ -403,16 +459,19 @@ class Flux:
         served it).  Where the library lacks it, a one-process barrier is
         fulfilled at once and larger ones send ``barrier.enter`` themselves,
         failing with ENOSYS where the instance has no barrier service."""
+        hptr = self.cptr
         bname = encode_text(name, "name")
+        nprocs = check.c_int_arg(nprocs, "nprocs")
         if lib.has("flux_barrier"):
-            return _rpc_future(lib.flux_barrier(self.handle, bname, nprocs), self)
+            return _rpc_future(lib.flux_barrier(hptr, bname, nprocs), self)
         if nprocs == 1:
             fut = Future(lib.flux_future_create(None, None), self)
-            lib.flux_future_fulfill(fut.handle, None, None)
+            lib.flux_future_fulfill(fut.cptr, None, None)
             return fut
         return _BarrierRPC(self, "barrier.enter", {"name": bname.decode(), "nprocs": nprocs})
 
     def __repr__(self) -> str:
-        addr = ctypes.cast(self.handle, c_void_p).value or 0
+        if self.closed:
+            return "<flux_ctypes.Flux closed>"
+        addr = ctypes.cast(self._as_parameter_, c_void_p).value or 0
         return "<flux_ctypes.Flux 0x{:x}>".format(addr)
-

@@ -16,6 +16,7 @@ here, so code above the floor imports them from one place.
 
 import ctypes
 import errno as _errno
+import functools
 import os
 import sys
 import threading
@@ -33,6 +34,9 @@ from flux_ctypes.ffi.types import flux_continuation_f as flux_continuation_f
 from flux_ctypes.ffi.types import flux_error_t as flux_error_t
 from flux_ctypes.ffi.types import flux_free_f as flux_free_f
 from flux_ctypes.ffi.types import flux_future_t as flux_future_t
+from flux_ctypes.ffi.types import flux_kvs_txn_t as flux_kvs_txn_t
+from flux_ctypes.ffi.types import flux_kvsdir_t as flux_kvsdir_t
+from flux_ctypes.ffi.types import flux_kvsitr_t as flux_kvsitr_t
 from flux_ctypes.ffi.types import flux_match as flux_match
 from flux_ctypes.ffi.types import flux_msg_cred as flux_msg_cred
 from flux_ctypes.ffi.types import flux_msg_handler_f as flux_msg_handler_f
@@ -86,21 +90,38 @@ def raise_errno(err: Optional[int] = None, text: Optional[str] = None) -> "Any":
     raise OSError(err, text or os.strerror(err))
 
 
-def _check_null(result: Any, func: Any, args: Any) -> Any:
+# The two conventions read errno, so it must hold what *this* call set.
+# ctypes keeps a private errno copy per thread, swapped into the real errno
+# around every call of a use_errno library.  Each checker takes that copy
+# and leaves 0 in its place (set_errno returns the old value), so the next
+# checked call starts from errno 0; functions with no convention are bound
+# from a handle without use_errno, so they never touch the copy.  A failure
+# that sets no errno therefore reports none instead of a stale one.
+_set_errno = ctypes.set_errno
+
+
+def _failed(func: Any, err: int) -> OSError:
+    if err:
+        return OSError(err, os.strerror(err))
+    name = getattr(func, "__name__", "libflux-core call")
+    return OSError(0, "{} failed without setting errno".format(name))
+
+
+def check_null(result: Any, func: Any, args: Any) -> Any:
+    err = _set_errno(0)
     if not result:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise _failed(func, err)
     return result
 
 
-def _check_negative(result: int, func: Any, args: Any) -> int:
+def check_negative(result: int, func: Any, args: Any) -> int:
+    err = _set_errno(0)
     if result < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise _failed(func, err)
     return result
 
 
-_CHECKERS = {NULL: _check_null, NEG: _check_negative, NONE: None}
+_CHECKERS = {NULL: check_null, NEG: check_negative, NONE: None}
 
 TABLE = {fn.name: fn for fn in FUNCTIONS}
 
@@ -279,6 +300,17 @@ def load_companion(library: str) -> ctypes.CDLL:
         return cdll
 
 
+_plain_cdlls = {}  # type: Dict[str, ctypes.CDLL]
+
+
+def _plain(library: str, cdll: ctypes.CDLL) -> ctypes.CDLL:
+    """The same library, opened without use_errno."""
+    plain = _plain_cdlls.get(library)
+    if plain is None:
+        plain = _plain_cdlls[library] = ctypes.CDLL(cdll._name, use_errno=False)
+    return plain
+
+
 def _traced(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     def traced(*args: Any) -> Any:
         shown = ", ".join(_show(a) for a in args)
@@ -304,6 +336,9 @@ _C_NAMES = {
     flux_watcher_t: "flux_watcher_t",
     flux_msg_handler_t: "flux_msg_handler_t",
     flux_conf_t: "flux_conf_t",
+    flux_kvs_txn_t: "flux_kvs_txn_t",
+    flux_kvsdir_t: "flux_kvsdir_t",
+    flux_kvsitr_t: "flux_kvsitr_t",
     hostlist_t: "struct hostlist *",
     idset_t: "struct idset *",
 }  # type: Dict[Any, str]
@@ -323,6 +358,9 @@ def bind(fn: Fn) -> Callable[..., Any]:
     load_library()  # no libflux-core at all: FluxCoreNotFound, unwrapped
     try:
         cdll = load_companion(fn.library)
+        if fn.errors == NONE:
+            # errno unread: bound without use_errno (see check_negative)
+            cdll = _plain(fn.library, cdll)
         func = getattr(cdll, fn.name)
     except (AttributeError, FluxCoreNotFound) as exc:
         # a companion library missing from this installation
@@ -365,14 +403,43 @@ class _Functions:
 lib = _Functions()  # type: Any
 
 
+# --- lifetime: one protocol for every C object ------------------------------
+class ClosedError(ValueError):
+    """A wrapper whose C object was released (closed, destroyed, or never
+    set) was used.  A ValueError, as the official bindings raise for a
+    call through a NULL handle."""
+
+
+class _Dead(ctypes.Structure):
+    pass
+
+
+# What a released wrapper answers as its C parameter (``_as_parameter_``): a
+# pointer type no table function declares, so ctypes refuses it before C is
+# called.  A cached bound call, a functools.partial, a passthrough or a late
+# callback holding the *object* can therefore never reach freed memory.
+DEAD = ctypes.POINTER(_Dead)()
+
+_CLOSED_TEXT = (
+    "{} is closed (its C object was released). Attempting to call a cached, "
+    "bound method that requires a handle with a NULL handle"
+)
+
+
+def closed_error(obj: Any) -> ClosedError:
+    """The error for using ``obj`` after its C object was released."""
+    return ClosedError(_CLOSED_TEXT.format(type(obj).__name__))
+
+
 class _Owned(weakref.ref):  # type: ignore[type-arg]
     """What :func:`own` keeps: a weak reference to a wrapper, with the C
     reference it gives back when the wrapper dies."""
 
-    __slots__ = ("destroy", "ptr", "keepalive")
+    __slots__ = ("destroy", "ptr", "keepalive", "thread")
     destroy: Callable[[Any], None]
     ptr: Any
     keepalive: Any
+    thread: Optional[int]
     # By identity, whatever the wrapper (or a user's subclass) defines.
     __hash__ = object.__hash__
     __eq__ = object.__eq__
@@ -382,36 +449,214 @@ class _Owned(weakref.ref):  # type: ignore[type-arg]
 # holds each one until its wrapper dies.
 _OWNED: "Set[_Owned]" = set()
 
+# Releases the garbage collector asked for in another thread than the one
+# the C object belongs to: thread ident -> [(destroy, ptr, keepalive)].
+DEFERRED: "Dict[int, List[Tuple[Callable[[Any], None], Any, Any]]]" = {}
+_deferred_lock = threading.Lock()
+_get_ident = threading.get_ident
+_local = threading.local()
+
 
 def _owner_died(ref: "_Owned") -> None:
     try:
         _OWNED.remove(ref)
-    except KeyError:  # pragma: no cover - given back already
+    except KeyError:  # given back already (closed)
+        return
+    thread = ref.thread
+    if thread is not None and thread != _get_ident() and _alive(thread):
+        with _deferred_lock:
+            DEFERRED.setdefault(thread, []).append((ref.destroy, ref.ptr, ref.keepalive))
         return
     ref.destroy(ref.ptr)
 
 
-def own(obj: Any, destroy: Callable[[Any], None], ptr: Any, keepalive: Any = None) -> None:
-    """Call ``destroy(ptr)`` exactly once, when ``obj`` is collected, and
-    keep ``keepalive`` (the Flux object under a future) alive until then.
+def _alive(ident: int) -> bool:
+    """Whether thread ``ident`` is still running (an ended thread can't be
+    using its objects: they are released at once)."""
+    return any(t.ident == ident for t in threading.enumerate())
 
-    weakref.finalize does the same, plus an at-exit run that futures and
-    messages don't need, at about twice the memory (an _Info record, a
-    registry entry and an argument tuple per object) and three times the
-    time; these objects are made by the thousand.  Flux handles and
-    watchers keep weakref.finalize."""
+
+def own(
+    obj: Any, destroy: Callable[[Any], None], ptr: Any, keepalive: Any = None,
+    thread_bound: bool = False,
+) -> None:
+    """Call ``destroy(ptr)`` exactly once: when ``obj`` is collected, or
+    when :func:`disown` is called for it (``close()``); keep ``keepalive``
+    (the Flux object under a future) alive until then.
+
+    ``thread_bound``: the C object belongs to the thread making it (a
+    future or watcher lives on its handle's reactor, and a ``flux_t`` is
+    not thread-safe).  If the garbage collector releases it in another
+    thread, the release is queued, and the making thread performs it at its
+    next C object (or blocking wait, or reactor run) - see
+    :func:`run_deferred`.  A message belongs to no handle and is released
+    where it is collected.
+
+    weakref.finalize does the same, plus an at-exit run that C objects
+    don't need, at about twice the memory and three times the time; these
+    objects are made by the thousand."""
+    if DEFERRED:
+        run_deferred()
     ref = _Owned(obj, _owner_died)
     ref.destroy = destroy
     ref.ptr = ptr
     ref.keepalive = keepalive
+    if thread_bound:
+        # this thread's ident, as one int object per thread: a fresh one
+        # per call is 32 bytes more for every future
+        try:
+            ref.thread = _local.ident
+        except AttributeError:
+            ref.thread = _local.ident = _get_ident()
+    else:
+        ref.thread = None
     _OWNED.add(ref)
 
 
 def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
-    """Finalizer body: give back ``ptr``.  ``keepalive`` is ignored; being
-    an argument of the pending finalizer is what keeps those objects (the
-    Flux handle under a future or watcher) alive until this runs."""
+    """Finalizer body for code that keeps its own weakref.finalize: give
+    back ``ptr`` (``keepalive``, an argument of the pending finalizer, is
+    what kept those objects alive until now).  The core's wrappers use
+    :class:`CObject` instead."""
     destroy(ptr)
+
+
+def disown(obj: Any) -> bool:
+    """Release ``obj``'s C reference now, in this thread (``close()``);
+    False when there was none left to release."""
+    for ref in weakref.getweakrefs(obj):
+        if type(ref) is _Owned and ref in _OWNED:
+            _OWNED.discard(ref)
+            ref.destroy(ref.ptr)
+            ref.keepalive = None
+            return True
+    return False
+
+
+def run_deferred() -> int:
+    """Perform the releases queued for this thread (and for threads that
+    have ended, whose objects nobody else can be using); return how many."""
+    if not DEFERRED:
+        return 0
+    me = _get_ident()
+    with _deferred_lock:
+        mine = DEFERRED.pop(me, [])
+        if DEFERRED:
+            alive = {t.ident for t in threading.enumerate()}
+            for ident in [i for i in DEFERRED if i not in alive]:
+                mine.extend(DEFERRED.pop(ident))
+    for destroy, ptr, _keepalive in mine:
+        destroy(ptr)
+    return len(mine)
+
+
+def deferred_count() -> int:
+    """How many releases wait for their thread (for tests and leak checks)."""
+    with _deferred_lock:
+        return sum(len(v) for v in DEFERRED.values())
+
+
+class CObject:
+    """What every wrapper of a C object is (llvmlite's ObjectRef).
+
+    - It is its own ctypes argument: ``lib.flux_xyz(obj)`` passes the C
+      pointer (``_as_parameter_``).
+    - ``closed`` says whether the C reference was given back; ``close()``
+      (or the end of a ``with`` block, or the garbage collector) gives it
+      back exactly once.
+    - Once closed, ``_as_parameter_`` is :data:`DEAD`, which no C function
+      accepts, ``cptr`` raises :class:`ClosedError` and ``handle`` is None.
+    - ``handle`` is the C pointer itself, as in the official bindings;
+      assigning a pointer of the right type adopts it (releasing the old
+      one) and assigning None closes.
+
+    Subclasses name their C destructor in ``_c_destroy`` and their pointer
+    type in ``_ctype``; ``_own(ptr)`` makes the object own ``ptr``.
+    """
+
+    _as_parameter_: Any = DEAD
+    _ctype: Any = None
+    _prefixes: Tuple[str, ...] = ("flux_",)
+    _c_destroy = ""
+    # the C object lives on a handle's reactor (see own(thread_bound=...))
+    _thread_bound = False
+
+    def _own(self, ptr: Any, keepalive: Any = None) -> None:
+        """Own ``ptr`` (one C reference, handed over by the caller)."""
+        self._as_parameter_ = ptr
+        own(self, getattr(lib, self._c_destroy), ptr, keepalive, self._thread_bound)
+
+    @property
+    def closed(self) -> bool:
+        """True once the C reference was given back."""
+        return self._as_parameter_ is DEAD
+
+    @property
+    def cptr(self) -> Any:
+        """The C pointer; ClosedError once the object is closed."""
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        return ptr
+
+    @property
+    def handle(self) -> Any:
+        """The C pointer, or None once closed (as in the official bindings;
+        passing the object itself, or ``cptr``, to C refuses a closed one
+        instead of passing NULL)."""
+        ptr = self._as_parameter_
+        return None if ptr is DEAD else ptr
+
+    @handle.setter
+    def handle(self, value: Any) -> None:
+        if value is None:
+            self.close()
+            return
+        if self._ctype is None or not isinstance(value, self._ctype) or not value:
+            raise TypeError(
+                "{}.handle: expected a non-NULL {} pointer, not {!r}".format(
+                    type(self).__name__, getattr(self._ctype, "__name__", "C"), value))
+        keepalive = self._keepalive_for_handle()
+        self.close()
+        self._own(value, keepalive)
+
+    def _keepalive_for_handle(self) -> Any:
+        """What a pointer assigned to ``handle`` keeps alive (the handle
+        under a future)."""
+        return None
+
+    def close(self) -> None:
+        """Give back the C reference now (idempotent)."""
+        if self._as_parameter_ is DEAD:
+            return
+        self._as_parameter_ = DEAD
+        disown(self)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __copy__(self) -> Any:
+        # a copy would hold the pointer without a reference of its own, and
+        # use it after the original gave it back
+        raise TypeError("{} wraps a C object and can't be copied (Future(f) and "
+                        "Flux(handle=h) share one with a reference of their own)".format(
+                            type(self).__name__))
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("{} wraps a C object and can't be pickled".format(type(self).__name__))
+
+    def __repr__(self) -> str:
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            return "<{} closed>".format(type(self).__name__)
+        addr = ctypes.cast(ptr, c_void_p).value or 0
+        return "<{} 0x{:x}>".format(type(self).__name__, addr)
 
 
 def take_string(ptr: Any) -> str:
@@ -431,3 +676,145 @@ def version() -> str:
 def version_tuple() -> Tuple[int, ...]:
     """The loaded library's version as integers, e.g. ``(0, 88, 0)``."""
     return load_library().version_tuple
+
+
+# --- the raw layer: table functions called with checked arguments -----------
+from flux_ctypes.ffi import args as _args  # noqa: E402  (needs nothing above)
+from flux_ctypes.ffi.args import C_NAMES as C_NAMES  # noqa: E402
+
+
+class InvalidArguments(TypeError, ValueError):
+    """A call through the raw layer was refused before C: an argument of
+    the wrong type or out of range.  (Both a TypeError and, as in the
+    official bindings' ``flux.wrapper``, a ValueError.)"""
+
+
+class WrongNumArguments(InvalidArguments):
+    """A call through the raw layer with the wrong number of arguments."""
+
+
+class UnknownFunctionError(MissingFunctionError, AttributeError):
+    """No libflux-core function of that name is in the table (an
+    AttributeError, so ``hasattr()`` says False)."""
+
+
+def find_function(name: str, prefixes: Tuple[str, ...] = ("flux_",)) -> Optional[Fn]:
+    """The table entry called ``name``, or prefix + ``name``."""
+    fn = TABLE.get(name)
+    if fn is None:
+        for prefix in prefixes:
+            fn = TABLE.get(prefix + name)
+            if fn is not None:
+                break
+    return fn
+
+
+def _unwrap(value: Any, ctype: Any, name: str) -> Any:
+    if isinstance(value, CObject) and value._ctype is ctype:
+        ptr = value._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(value)
+        return ptr
+    raise InvalidArguments("{} must be a {}, not {}".format(
+        name, C_NAMES.get(ctype, ctype), type(value).__name__))
+
+
+def raw_call(fn: Fn, *args: Any) -> Any:
+    """Call ``fn`` with ``args`` checked and converted as the table says
+    (str to UTF-8, wrappers to their pointers, None to NULL where C
+    allows it); see :mod:`flux_ctypes.ffi.args`.  A destructor given a
+    wrapper closes the wrapper instead (so it is never freed twice)."""
+    name = fn.name
+    if fn.variadic and name == "flux_log":
+        # (h, level, text): the text is logged literally, never a format
+        if len(args) != 3:
+            raise WrongNumArguments("flux_log() takes 3 arguments through the "
+                                    "raw layer (handle, level, text), {} given".format(len(args)))
+        args = (args[0], args[1], "%s", args[2])
+    if len(args) != len(fn.argtypes):
+        raise WrongNumArguments("{}() takes {} arguments, {} given".format(
+            name, len(fn.argtypes), len(args)))
+    try:
+        converted = _args.convert_call(fn, args, _unwrap)
+    except ClosedError:
+        raise
+    except OSError:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, InvalidArguments):
+            raise
+        raise InvalidArguments(str(exc)) from None
+    if name in _args.DESTRUCTORS:
+        args[0].close()
+        return None
+    method = _args.ROUTED.get(name)
+    if method is not None and isinstance(args[0], CObject):
+        # the wrapper's own method keeps its bookkeeping (registries,
+        # libev's one-loop-per-signal rule, an RPC's handle) in step with C
+        return getattr(args[0], method)(*args[1:])
+    func = getattr(lib, name)
+    adopted = _args.ADOPTS.get(name)
+    if adopted is not None:
+        # C keeps the pointer: give it a reference of its own, so the
+        # wrapper still gives back only the one it holds.
+        getattr(lib, adopted[1])(converted[adopted[0]])
+    try:
+        return func(*converted)
+    except ctypes.ArgumentError as exc:  # pragma: no cover - caught above
+        raise InvalidArguments("{}(): {}".format(name, exc)) from None
+    except BaseException:
+        if adopted is not None:
+            getattr(lib, adopted[2])(converted[adopted[0]])
+        raise
+
+
+class RawView:
+    """A C object's functions as methods, the official bindings' ``pimpl``
+    (and ``flux.core.inner.raw`` when ``owner`` is None).
+
+    ``view.name(...)`` calls the table's ``name`` or prefix + ``name``,
+    passing the owner first when the function takes the owner's pointer
+    type first; with ``strict``, a function that does not is refused (the
+    owner "masks" it, as in flux.wrapper)."""
+
+    def __init__(self, owner: Any = None, prefixes: Tuple[str, ...] = ("flux_",),
+                 strict: bool = False) -> None:
+        self._owner = owner
+        self._prefixes = prefixes
+        self._strict = strict
+
+    @property
+    def handle(self) -> Any:
+        owner = self._owner
+        return None if owner is None else owner.handle
+
+    @handle.setter
+    def handle(self, value: Any) -> None:
+        if self._owner is None:
+            raise AttributeError("the raw layer has no handle")
+        self._owner.handle = value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        fn = find_function(name, self._prefixes)
+        if fn is None:
+            raise UnknownFunctionError(
+                "no libflux-core function {} (tried {}) in flux_ctypes' table".format(
+                    name, ", ".join([name] + [p + name for p in self._prefixes])))
+        owner = self._owner
+        if owner is not None:
+            if fn.argtypes and fn.argtypes[0] is owner._ctype:
+                return functools.partial(raw_call, fn, owner)
+            if self._strict:
+                raise AttributeError(
+                    "{} wrapper masks function {}: its first parameter is not a {}".format(
+                        type(owner).__name__, fn.name, C_NAMES.get(owner._ctype)))
+        return functools.partial(raw_call, fn)
+
+    def __enter__(self) -> "RawView":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._owner is not None:
+            self._owner.close()

@@ -1,5 +1,6 @@
 """Messages (``flux_msg_t``) and the watcher that dispatches them."""
 
+import builtins
 import ctypes
 import errno
 from ctypes import byref, c_char_p, c_int, c_uint32, c_void_p
@@ -12,12 +13,17 @@ from flux_ctypes.constants import (
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
 )
+from flux_ctypes.ffi import args as check
 from flux_ctypes.lib import (
+    DEAD,
+    CObject,
+    closed_error,
+    flux_t,
     flux_match,
     flux_msg_handler_f,
+    flux_msg_handler_t,
     flux_msg_t,
     lib,
-    own,
     trampoline,
 )
 from flux_ctypes.util import decode_json, decode_text, encode_payload, encode_topic
@@ -31,16 +37,23 @@ __all__ = ["Message", "MessageWatcher", "msg_typestr"]
 
 def msg_typestr(msg_type: int) -> str:
     """"request", "response", "event", "control" (or "unknown")."""
+    msg_type = check.c_int_arg(msg_type, "msg_type")
     return (lib.flux_msg_typestr(msg_type) or b"unknown").decode("ascii")
 
 
-class Message:
+class Message(CObject):
     """A Flux message.
 
     ``Message(type)`` creates a new one; ``Message(handle=ptr)`` wraps an
-    existing ``flux_msg_t *`` and takes a reference of its own.  Either way
-    the reference is given back exactly once, when the object is collected.
+    existing ``flux_msg_t *`` (or another Message) and takes a reference of
+    its own.  Either way the reference is given back exactly once: by
+    ``close()`` (or the end of a ``with`` block), or when the object is
+    collected - in whichever thread the garbage collector runs, since a
+    message belongs to no handle.
     """
+
+    _ctype = flux_msg_t
+    _c_destroy = "flux_msg_decref"
 
     def __init__(
         self, type: int = FLUX_MSGTYPE_REQUEST, handle: Any = None,
@@ -49,20 +62,29 @@ class Message:
         if type_id is not None:  # the official bindings' keyword
             type = type_id
         if handle is None:
+            if builtins.type(type) is not int:
+                type = check.c_int_arg(type, "type")
             ptr = lib.flux_msg_create(type)
+        elif isinstance(handle, Message):
+            ptr = lib.flux_msg_incref(handle.cptr)
         elif isinstance(handle, flux_msg_t) and handle:
             ptr = lib.flux_msg_incref(handle)
         else:
-            raise TypeError("handle must be a non-NULL flux_msg_t pointer")
-        self.handle = ptr
-        own(self, lib.flux_msg_decref, ptr)
+            raise TypeError("handle must be a non-NULL flux_msg_t pointer or a Message")
+        self._own(ptr)
+
+    def _ptr(self) -> Any:
+        # self.cptr without the property machinery, for the accessors below
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        return ptr
 
     @classmethod
     def _adopt(cls, ptr: Any) -> "Message":
         """Wrap a message whose reference the caller hands over."""
         msg = cls.__new__(cls)
-        msg.handle = ptr
-        own(msg, lib.flux_msg_decref, ptr)
+        msg._own(ptr)
         return msg
 
     @classmethod
@@ -73,12 +95,12 @@ class Message:
     @property
     def type(self) -> int:
         value = c_int()
-        lib.flux_msg_get_type(self.handle, byref(value))
+        lib.flux_msg_get_type(self._ptr(), byref(value))
         return value.value
 
     @type.setter
     def type(self, value: int) -> None:
-        lib.flux_msg_set_type(self.handle, value)
+        lib.flux_msg_set_type(self._ptr(), check.c_int_arg(value, "type"))
 
     @property
     def type_str(self) -> str:
@@ -87,32 +109,32 @@ class Message:
     @property
     def topic(self) -> str:
         value = c_char_p()
-        lib.flux_msg_get_topic(self.handle, byref(value))
+        lib.flux_msg_get_topic(self._ptr(), byref(value))
         return decode_text(value.value) or ""
 
     @topic.setter
     def topic(self, value: Any) -> None:
-        lib.flux_msg_set_topic(self.handle, encode_topic(value))
+        lib.flux_msg_set_topic(self._ptr(), encode_topic(value))
 
     @property
     def userid(self) -> int:
         value = c_uint32()
-        lib.flux_msg_get_userid(self.handle, byref(value))
+        lib.flux_msg_get_userid(self._ptr(), byref(value))
         return value.value
 
     @userid.setter
     def userid(self, value: int) -> None:
-        lib.flux_msg_set_userid(self.handle, value)
+        lib.flux_msg_set_userid(self._ptr(), check.uint32(value, "userid"))
 
     @property
     def rolemask(self) -> int:
         value = c_uint32()
-        lib.flux_msg_get_rolemask(self.handle, byref(value))
+        lib.flux_msg_get_rolemask(self._ptr(), byref(value))
         return value.value
 
     @rolemask.setter
     def rolemask(self, value: int) -> None:
-        lib.flux_msg_set_rolemask(self.handle, value)
+        lib.flux_msg_set_rolemask(self._ptr(), check.uint32(value, "rolemask"))
 
     # -- payload -------------------------------------------------------------
     @property
@@ -121,12 +143,12 @@ class Message:
         # flux_msg_get_string() itself gives NULL for a message without
         # payload (every flux-core since 0.50 at least), so no has_payload().
         value = c_char_p()
-        lib.flux_msg_get_string(self.handle, byref(value))
+        lib.flux_msg_get_string(self._ptr(), byref(value))
         return decode_text(value.value)
 
     @payload_str.setter
     def payload_str(self, value: Any) -> None:
-        lib.flux_msg_set_string(self.handle, encode_payload(value))
+        lib.flux_msg_set_string(self._ptr(), encode_payload(value))
 
     @property
     def payload(self) -> Any:
@@ -146,24 +168,26 @@ class Message:
         text = c_char_p()
         if msgtype == FLUX_MSGTYPE_RESPONSE:
             try:
-                lib.flux_response_decode(self.handle, byref(topic), byref(text))
+                lib.flux_response_decode(self.cptr, byref(topic), byref(text))
             except OSError as exc:
                 errstr = c_char_p()
                 try:
-                    lib.flux_response_decode_error(self.handle, byref(errstr))
+                    lib.flux_response_decode_error(self.cptr, byref(errstr))
                 except OSError:
                     raise exc from None
                 raise OSError(exc.errno, decode_text(errstr.value)) from None
         elif msgtype == FLUX_MSGTYPE_EVENT:
-            lib.flux_event_decode(self.handle, byref(topic), byref(text))
+            lib.flux_event_decode(self.cptr, byref(topic), byref(text))
         elif msgtype == FLUX_MSGTYPE_REQUEST:
-            lib.flux_request_decode(self.handle, byref(topic), byref(text))
+            lib.flux_request_decode(self.cptr, byref(topic), byref(text))
         else:
             raise OSError(errno.EPROTO, "cannot decode a {} message".format(msgtype))
         return msgtype, decode_text(topic.value) or "", decode_text(text.value)
 
     def __repr__(self) -> str:
-        addr = ctypes.cast(self.handle, c_void_p).value or 0
+        if self.closed:
+            return "<Message closed>"
+        addr = ctypes.cast(self._as_parameter_, c_void_p).value or 0
         return "<Message {} 0x{:x}>".format(self.type_str, addr)
 
 
@@ -179,7 +203,11 @@ def _message_cb(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
             watcher.flux_handle, watcher, Message(handle=msgptr), watcher.args
         )
     except BaseException as exc:  # nothing may cross back into C
-        fail(exc, watcher.flux_handle.get_reactor())
+        fh = watcher.flux_handle
+        if fh.closed:  # closed by the callback: its flux_t lives until we return
+            fail(exc, lib.flux_get_reactor(ctypes.cast(hptr, flux_t)))
+        else:
+            fail(exc, fh.get_reactor())
     finally:
         watcher._running -= 1
         if watcher._destroy_deferred:
@@ -196,6 +224,7 @@ class MessageWatcher(Watcher):
     """Dispatch messages matching ``type_mask``/``topic_glob``/``match_tag``
     to ``callback(handle, watcher, message, args)``."""
 
+    _ctype = flux_msg_handler_t
     _c_start = "flux_msg_handler_start"
     _c_stop = "flux_msg_handler_stop"
     _c_destroy = "flux_msg_handler_destroy"
@@ -210,22 +239,21 @@ class MessageWatcher(Watcher):
         rolemask: Optional[int] = None,
         args: Any = None,
     ) -> None:
-        super().__init__(flux_handle, callback, args)
-        if topic_glob is None:
-            glob = None
-        elif isinstance(topic_glob, str):
-            glob = topic_glob.encode("utf-8")
-        elif isinstance(topic_glob, bytes):
-            glob = topic_glob
-        else:
+        super().__init__(flux_handle, check.callback(callback), args)
+        if topic_glob is not None and not isinstance(topic_glob, (str, bytes)):
             raise TypeError("Topic must be a string, not {}".format(type(topic_glob)))
+        glob = check.text(topic_glob, "topic_glob", allow_none=True)
+        type_mask = check.c_int_arg(type_mask, "type_mask")
+        match_tag = check.uint32(match_tag, "match_tag")
+        if rolemask is not None:
+            rolemask = check.uint32(rolemask, "rolemask")
         # flux_msg_handler_create() copies the glob, so it need not outlive this call.
         match = flux_match(type_mask, match_tag, glob)
         self._adopt(lib.flux_msg_handler_create(
-            flux_handle.handle, match, _on_message, self._key
+            flux_handle.cptr, match, _on_message, self._key
         ))
         if rolemask:
-            lib.flux_msg_handler_allow_rolemask(self.handle, rolemask)
+            lib.flux_msg_handler_allow_rolemask(self.cptr, rolemask)
 
     def ref(self) -> "Watcher":
         return self  # message handlers hold no reactor reference of their own
@@ -235,4 +263,3 @@ class MessageWatcher(Watcher):
 
     def is_active(self) -> bool:
         return self._key in _ACTIVE
-

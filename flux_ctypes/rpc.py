@@ -4,8 +4,9 @@ from ctypes import byref, c_char_p
 from typing import TYPE_CHECKING, Any, Optional
 
 from flux_ctypes.constants import FLUX_NODEID_ANY
-from flux_ctypes.future import Future, _blocking_wait, future_error
-from flux_ctypes.lib import lib
+from flux_ctypes.ffi import args as check
+from flux_ctypes.future import Future, blocking_wait, future_error
+from flux_ctypes.lib import DEAD, closed_error, flux_t, lib
 from flux_ctypes.util import decode_json, encode_payload, encode_topic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,6 +24,7 @@ class RPC(Future):
     """
 
     _sliced = True
+    _prefixes = ("flux_rpc_", "flux_future_")
 
     def __init__(
         self,
@@ -32,19 +34,29 @@ class RPC(Future):
         nodeid: int = FLUX_NODEID_ANY,
         flags: int = 0,
     ) -> None:
-        ptr = lib.flux_rpc(
-            flux_handle.handle, encode_topic(topic), encode_payload(payload),
-            nodeid, flags,
-        )
+        hptr = getattr(flux_handle, "_as_parameter_", None)
+        if type(hptr) is not flux_t:
+            if hptr is DEAD:
+                raise closed_error(flux_handle)
+            raise TypeError("flux_handle must be a Flux handle, not {}".format(
+                type(flux_handle).__name__))
+        # checks that cost next to nothing for the usual values
+        if type(nodeid) is not int or not 0 <= nodeid <= 0xFFFFFFFF:
+            nodeid = check.uint32(nodeid, "nodeid")
+        if type(flags) is not int or not -0x80000000 <= flags <= 0x7FFFFFFF:
+            flags = check.c_int_arg(flags, "flags")
+        ptr = lib.flux_rpc(hptr, encode_topic(topic), encode_payload(payload), nodeid, flags)
         super().__init__(ptr, keepalive=flux_handle)
         self.flux_handle = flux_handle
 
     def get_str(self) -> Optional[str]:
         """The response payload as text (None for an empty response)."""
-        ptr = self.handle
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
         out = c_char_p()
         try:
-            _blocking_wait(ptr, -1.0, True)
+            blocking_wait(ptr, -1.0, True)
             lib.flux_rpc_get(ptr, byref(out))
         except OSError as exc:
             raise future_error(ptr, exc) from None
@@ -57,7 +69,7 @@ class RPC(Future):
         return None if text is None else decode_json(text)
 
     def get_matchtag(self) -> int:
-        return int(lib.flux_rpc_get_matchtag(self.handle))
+        return int(lib.flux_rpc_get_matchtag(self.cptr))
 
     def get_nodeid(self) -> int:
-        return int(lib.flux_rpc_get_nodeid(self.handle))
+        return int(lib.flux_rpc_get_nodeid(self.cptr))

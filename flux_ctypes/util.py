@@ -11,9 +11,15 @@ def encode_topic(topic: Any) -> bytes:
     """A topic as UTF-8 bytes; None is EINVAL and other types TypeError,
     as in the official bindings."""
     if isinstance(topic, str):
-        return topic.encode("utf-8")
-    if isinstance(topic, bytes):
-        return topic
+        data = topic.encode("utf-8", "surrogateescape")
+    elif isinstance(topic, bytes):
+        data = topic
+    else:
+        data = None
+    if data is not None:
+        if b"\0" in data:
+            raise ValueError("topic must not contain a NUL character")
+        return data
     if topic is None:
         raise OSError(errno.EINVAL, "Topic must not be None/NULL")
     raise TypeError("Topic must be a string, not {}".format(type(topic)))
@@ -61,10 +67,15 @@ def encode_payload(payload: Any) -> Optional[bytes]:
     if payload is None:
         return None
     if isinstance(payload, bytes):
-        return payload
-    if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogateescape")
-    return _json_encode(payload).encode("utf-8", "surrogateescape")
+        data = payload
+    elif isinstance(payload, str):
+        data = payload.encode("utf-8", "surrogateescape")
+    else:
+        return _json_encode(payload).encode("utf-8", "surrogateescape")
+    if b"\0" in data:
+        # C reads a payload up to its first NUL: refuse rather than truncate
+        raise ValueError("payload must not contain a NUL character")
+    return data
 
 
 def _make_scanner() -> "Optional[Callable[[str, int], Any]]":
@@ -108,7 +119,11 @@ def decode_text(raw: Optional[bytes]) -> Optional[str]:
 def encode_text(value: Any, what: str = "argument") -> bytes:
     """str or bytes to bytes for a ``const char *`` parameter."""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape")
-    if isinstance(value, bytes):
-        return value
-    raise TypeError("{} must be str or bytes, not {}".format(what, type(value).__name__))
+        data = value.encode("utf-8", "surrogateescape")
+    elif isinstance(value, bytes):
+        data = value
+    else:
+        raise TypeError("{} must be str or bytes, not {}".format(what, type(value).__name__))
+    if b"\0" in data:
+        raise ValueError("{} must not contain a NUL character".format(what))
+    return data

@@ -15,6 +15,7 @@ from flux_ctypes.constants import (
     FLUX_O_NONBLOCK,
 )
 from flux_ctypes.handle import CLOSED
+from flux_ctypes.lib import ClosedError
 from conftest import collect, interrupt_child, open_fds
 
 
@@ -32,9 +33,15 @@ def test_bad_uri_type(flux_uri):
         Flux(42)
 
 
-def test_close_is_refused(handle):
-    with pytest.raises(RuntimeError, match="closed automatically"):
-        handle.close()
+def test_close_is_idempotent(flux_uri):
+    h = Flux(flux_uri)
+    assert not h.closed
+    h.close()
+    h.close()
+    assert h.closed
+    assert h.handle is None
+    with pytest.raises(ClosedError):
+        h.get_rank()
 
 
 def test_with_block_closes_once(flux_uri):
@@ -43,13 +50,12 @@ def test_with_block_closes_once(flux_uri):
         assert h.get_rank() == 0
         assert open_fds() > before
     assert open_fds() == before
-    assert h.handle is CLOSED
-    import ctypes
-
-    with pytest.raises(ctypes.ArgumentError):  # no use-after-free
+    assert h.closed and h.handle is None
+    assert h._as_parameter_ is CLOSED  # the dead sentinel, no NULL
+    with pytest.raises(ClosedError):  # a clean error, no use-after-free
         h.get_rank()
     del h
-    collect()  # the finalizer already ran: nothing is closed twice
+    collect()  # the reference was given back already: nothing is closed twice
 
 
 def test_300_handles_do_not_leak_fds(flux_uri):
@@ -173,7 +179,7 @@ def test_rpc_bad_topic(handle):
 def test_rpc_bad_nodeid(handle):
     with pytest.raises(OSError) as info:
         handle.rpc("broker.ping", nodeid=99).get()
-    assert info.value.errno in (errno.EHOSTUNREACH, errno.ENOSYS, errno.EINVAL)
+    assert info.value.errno == errno.EHOSTUNREACH  # size 2: no rank 99
 
 
 def test_events_with_unicode_topics(handle):

@@ -100,6 +100,8 @@ def test_table_is_well_formed():
     for fn in flux_lib.FUNCTIONS:
         assert fn.library in flux_lib.SONAMES, fn
         assert fn.name.startswith(prefixes[fn.library]), fn
+        if fn.added is not None and fn.removed is not None:
+            assert fn.added < fn.removed, fn
         assert fn.errors in (flux_lib.NULL, flux_lib.NEG, flux_lib.NONE), fn
         if fn.errors == flux_lib.NULL:
             assert fn.restype is not None and issubclass(
@@ -130,16 +132,17 @@ def test_version_is_read_once():
 
 def test_errno_conventions():
     library_or_skip()
-    # NEG convention: flux_msg_set_topic on a NULL message sets EINVAL
+    # NEG convention: flux_msg_get_type on a NULL message sets EINVAL
     with pytest.raises(OSError) as info:
         flux_lib.lib.flux_msg_get_type(None, ctypes.byref(ctypes.c_int()))
     assert info.value.errno == errno.EINVAL
     assert info.value.strerror == os.strerror(errno.EINVAL)
-    # NULL convention: an unknown message type can't be created... use a
-    # request decode of garbage instead
+    # NULL convention: decoding bytes that are no message returns NULL
+    # and sets EINVAL
     with pytest.raises(OSError) as info:
         flux_lib.lib.flux_msg_decode(b"\x00garbage", 8)
-    assert info.value.errno != 0
+    assert info.value.errno == errno.EINVAL
+    assert info.value.strerror == os.strerror(errno.EINVAL)
 
 
 def test_missing_function_stub(monkeypatch):
@@ -151,6 +154,37 @@ def test_missing_function_stub(monkeypatch):
     message = str(info.value)
     assert "flux_no_such_function_xyz" in message
     assert loaded.version in message
+
+
+def _loaded(version):
+    """A LoadedLibrary record for the version-gate logic (no library)."""
+    return flux_lib.LoadedLibrary(None, "/x/libflux-core.so.2", "test", version,
+                                  flux_lib.parse_version(version))
+
+
+def test_missing_reason_reads_the_table_versions():
+    removed = flux_lib.Fn("flux_gone", ctypes.c_int, (), flux_lib.NEG, removed=(0, 78))
+    added = flux_lib.Fn("flux_new", ctypes.c_int, (), flux_lib.NEG, added=(0, 90))
+    plain = flux_lib.Fn("flux_odd", ctypes.c_int, (), flux_lib.NEG)
+    assert flux_lib.missing_reason(removed, _loaded("0.88.0-59-g4a5e79f56")) == (
+        "flux_gone: removed in flux-core 0.78, this library is 0.88.0-59-g4a5e79f56")
+    assert flux_lib.missing_reason(added, _loaded("0.77.0")) == (
+        "flux_new: added in flux-core 0.90, this library is 0.77.0")
+    # the table says it should be there: say so, with the path
+    assert flux_lib.missing_reason(removed, _loaded("0.77.0")) == (
+        "flux_gone() is not provided by the loaded libflux-core 0.77.0 "
+        "(/x/libflux-core.so.2)")
+    assert "flux_odd() is not provided" in flux_lib.missing_reason(plain, _loaded("0.88.0"))
+
+
+def test_barrier_stub_names_the_release_that_removed_it():
+    loaded = library_or_skip()
+    if flux_lib.lib.has("flux_barrier"):
+        pytest.skip("flux-core {} still has flux_barrier".format(loaded.version))
+    with pytest.raises(flux_ctypes.MissingFunctionError) as info:
+        flux_lib.lib.flux_barrier(None, b"x", 1)
+    assert str(info.value) == "flux_barrier: removed in flux-core 0.78, this library is {}".format(
+        loaded.version)
 
 
 def test_unknown_table_name():
@@ -191,6 +225,35 @@ def test_diagnostic_with_instance(flux_uri):
     assert " us to rank 0" in out
 
 
+def test_diagnostic_uses_flux_uri(flux_uri):
+    env = dict(os.environ, PYTHONPATH=ROOT, FLUX_URI=flux_uri)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flux_ctypes", "--count", "2"], env=env, timeout=60,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "instance:  {} (size 2, rank 0)\n".format(flux_uri) in proc.stdout
+
+
+def test_diagnostic_starts_a_throwaway_instance(flux_uri):
+    """No FLUX_URI, no --uri: it starts a single broker, pings it, and shuts
+    it down (its run directory is gone afterwards)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("FLUX_URI", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flux_ctypes", "--count", "2"], env=env, timeout=120,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = [l for l in proc.stdout.splitlines() if l.startswith("instance:")][0]
+    assert line.endswith("(size 1, rank 0) (throwaway: flux start --test-size=1)")
+    assert " us to rank 0" in proc.stdout
+    uri = line.split()[1]
+    assert uri.startswith("local://") and uri != flux_uri
+    rundir = os.path.dirname(uri[len("local://"):])
+    assert not os.path.exists(rundir), "the throwaway instance is still running"
+
+
 def test_diagnostic_unreachable_instance(tmp_path):
     library_or_skip()
     proc = subprocess.run(
@@ -203,11 +266,18 @@ def test_diagnostic_unreachable_instance(tmp_path):
 
 
 def test_runtime_stays_python36():
-    vermin = shutil.which("vermin")
-    if vermin is None:
-        pytest.skip("vermin is not installed (pip install vermin)")
+    # this interpreter's vermin first (the test extra installs it), so the
+    # check runs wherever the suite does, not only where one is on PATH
+    try:
+        import vermin  # noqa: F401
+        command = [sys.executable, "-c", "import sys, vermin; sys.exit(vermin.main())"]
+    except ImportError:
+        found = shutil.which("vermin")
+        if found is None:
+            pytest.skip("vermin is not installed (pip install -e '.[test]' brings it)")
+        command = [found]
     proc = subprocess.run(
-        [vermin, "-t=3.6-", "--no-tips", "--violations",
+        command + ["-t=3.6-", "--no-tips", "--violations",
          os.path.join(ROOT, "flux_ctypes")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
     )

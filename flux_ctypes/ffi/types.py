@@ -50,6 +50,18 @@ class _FluxConf(Structure):
     pass
 
 
+class _FluxKvsTxn(Structure):
+    pass
+
+
+class _FluxKvsDir(Structure):
+    pass
+
+
+class _FluxKvsItr(Structure):
+    pass
+
+
 class _Hostlist(Structure):
     """``struct hostlist`` (libflux-hostlist)."""
 
@@ -65,6 +77,9 @@ flux_reactor_t = POINTER(_FluxReactor)
 flux_watcher_t = POINTER(_FluxWatcher)
 flux_msg_handler_t = POINTER(_FluxMsgHandler)
 flux_conf_t = POINTER(_FluxConf)
+flux_kvs_txn_t = POINTER(_FluxKvsTxn)
+flux_kvsdir_t = POINTER(_FluxKvsDir)
+flux_kvsitr_t = POINTER(_FluxKvsItr)
 hostlist_t = POINTER(_Hostlist)
 idset_t = POINTER(_Idset)
 

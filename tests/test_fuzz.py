@@ -1,0 +1,60 @@
+"""A short run of scripts/fuzz.py: random values into every public method
+of the core must never kill the process, hang, or leak ctypes.ArgumentError.
+(The long run is ``python3 scripts/fuzz.py --batches 100 --calls 300``.)"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "fuzz.py")
+
+
+def _fuzz(flux_uri, python, batches=4, calls=300, seed=None):
+    seed = seed if seed is not None else int.from_bytes(os.urandom(3), "big")
+    proc = subprocess.run(
+        [python, SCRIPT, "--batches", str(batches), "--calls", str(calls),
+         "--seed", str(seed), "--timeout", "60", "--uri", flux_uri],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
+        timeout=300, cwd=ROOT,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, "fuzz.py printed no summary (exit {})".format(proc.returncode)
+    return seed, json.loads(lines[-1])
+
+
+def test_fuzz_quick(flux_uri):
+    seed, summary = _fuzz(flux_uri, sys.executable)
+    assert summary["batches"] == 4
+    assert summary["calls"] > 800
+    assert (summary["crashes"], summary["hangs"], summary["unexpected"]) == (0, 0, 0), (
+        "seed {}: {}".format(seed, summary["failures"]))
+
+
+def test_fuzz_quick_pypy(flux_uri):
+    pypy = shutil.which("pypy3")
+    if pypy is None:
+        pytest.skip("pypy3 is not installed")
+    seed, summary = _fuzz(flux_uri, pypy, batches=2)
+    assert (summary["crashes"], summary["hangs"], summary["unexpected"]) == (0, 0, 0), (
+        "seed {}: {}".format(seed, summary["failures"]))
+
+
+@pytest.mark.parametrize("mode,field", [("crash", "crashes"), ("hang", "hangs")])
+def test_the_harness_sees_crashes_and_hangs(flux_uri, mode, field):
+    """A child killed by a signal is a crash, one past --timeout a hang
+    (and is killed): the zeros above are not for want of looking."""
+    env = dict(os.environ, FLUX_CTYPES_FUZZ_SELFTEST=mode)
+    proc = subprocess.run(
+        [sys.executable, SCRIPT, "--batches", "1", "--calls", "5", "--timeout", "3",
+         "--uri", flux_uri],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
+        timeout=60, cwd=ROOT, env=env,
+    )
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary[field] == 1
+    assert proc.returncode == 1

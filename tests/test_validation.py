@@ -1,0 +1,194 @@
+"""Arguments are checked before C: what libev or libflux-core would assert
+on, misread or truncate is a TypeError, ValueError, OverflowError or
+OSError naming the parameter, and ctypes.ArgumentError never reaches a
+caller."""
+
+import ctypes
+import errno
+import os
+
+import pytest
+
+from flux_ctypes import Flux, FutureExt, Message, constants
+from flux_ctypes.ffi import args as check
+from flux_ctypes.lib import InvalidArguments, WrongNumArguments, lib
+from flux_ctypes.lib import check_negative
+
+
+def _refused(exc_type, match, func, *args, **kwargs):
+    with pytest.raises(exc_type, match=match) as info:
+        func(*args, **kwargs)
+    assert not isinstance(info.value, ctypes.ArgumentError)
+    return info.value
+
+
+# --- the validators (no instance needed) ------------------------------------
+@pytest.mark.parametrize("value,exc", [
+    (-1, OverflowError), (2 ** 32, OverflowError), ("1", TypeError), (1.0, TypeError),
+    (None, TypeError),
+])
+def test_uint32(value, exc):
+    _refused(exc, "nodeid", check.uint32, value, "nodeid")
+
+
+def test_uint32_bounds():
+    assert check.uint32(0, "x") == 0
+    assert check.uint32(2 ** 32 - 1, "x") == 2 ** 32 - 1
+
+
+@pytest.mark.parametrize("value,exc", [
+    (float("nan"), ValueError), (float("inf"), ValueError), (-0.5, OSError), ("1", TypeError),
+])
+def test_seconds(value, exc):
+    _refused(exc, "repeat", check.seconds, value, "repeat")
+
+
+def test_timeouts_mean_forever_when_negative_or_infinite():
+    assert check.timeout(-5) == -1.0
+    assert check.timeout(float("inf")) == -1.0
+    assert check.timeout(0.25) == 0.25
+    _refused(ValueError, "NaN", check.timeout, float("nan"))
+
+
+def test_fd():
+    rfd, wfd = os.pipe()
+    os.close(wfd)
+    assert check.fd(rfd) == rfd
+    os.close(rfd)
+    assert _refused(OSError, "not an open file descriptor", check.fd, rfd).errno == errno.EBADF
+    _refused(OverflowError, "fd", check.fd, -1)
+
+
+@pytest.mark.parametrize("value", [0, -500, 500, 65])
+def test_signum(value):
+    assert _refused(OSError, "signal", check.signum, value, "signal").errno == errno.EINVAL
+
+
+def test_text():
+    assert check.text("é", "topic") == "é".encode()
+    _refused(ValueError, "topic.*NUL", check.text, "a\0b", "topic")
+    _refused(TypeError, "topic", check.text, 5, "topic")
+    assert check.text(None, "topic", allow_none=True) is None
+
+
+# --- the public API, live -----------------------------------------------------
+def test_watcher_arguments(handle):
+    _refused(OverflowError, "fd", handle.fd_watcher_create, -1, lambda *a: None)
+    _refused(OSError, "repeat", handle.timer_watcher_create, 1, lambda *a: None, repeat=-1)
+    _refused(ValueError, "after", handle.timer_watcher_create, float("nan"), lambda *a: None)
+    _refused(ValueError, "after", handle.timer_watcher_create, float("inf"), lambda *a: None)
+    _refused(OSError, "signal", handle.signal_watcher_create, 500, lambda *a: None)
+    _refused(TypeError, "callback", handle.timer_watcher_create, 1, "not callable")
+    w = handle.timer_watcher_create(1, lambda *a: None)
+    _refused(OSError, "repeat", w.reset, 1, -2)
+    w.destroy()
+    _refused(TypeError, "flux_handle", FutureExt, lambda f: None, flux_handle="x")
+
+
+def test_clone_flag_is_refused(handle, flux_uri):
+    """FLUX_O_CLONE set by hand sends libflux-core through a NULL parent."""
+    _refused(ValueError, "FLUX_O_CLONE", Flux, flux_uri, constants.FLUX_O_CLONE)
+    _refused(InvalidArguments, "FLUX_O_CLONE", handle.flags_set, -1)
+    _refused(InvalidArguments, "FLUX_O_CLONE", handle.flags_unset, constants.FLUX_O_CLONE)
+    handle.flags_set(constants.FLUX_O_MATCHDEBUG)
+    handle.flags_unset(constants.FLUX_O_MATCHDEBUG)
+    assert handle.rpc("broker.ping", {}).get() is not None
+
+
+def test_rpc_and_message_arguments(handle):
+    _refused(OverflowError, "nodeid", handle.rpc, "broker.ping", {}, nodeid=-1)
+    _refused(OverflowError, "nodeid", handle.rpc, "broker.ping", {}, nodeid=2 ** 32)
+    _refused(OverflowError, "flags", handle.rpc, "broker.ping", {}, flags=2 ** 40)
+    _refused(ValueError, "topic", handle.rpc, "broker.ping\0x", {})
+    _refused(ValueError, "payload", handle.rpc, "broker.ping", '{"a": "\0"}')
+    assert _refused(OSError, "Topic", handle.rpc, None).errno == errno.EINVAL
+    _refused(TypeError, "message", handle.send, "not a message")
+    _refused(TypeError, "message", handle.respond, handle, {})
+    _refused(TypeError, "reactor", handle.reactor_stop, "x")
+    _refused(TypeError, "reactor", handle.reactor_run, 5)
+    _refused(OverflowError, "match_tag", handle.msg_watcher_create, lambda *a: None,
+             match_tag=-1)
+    m = Message()
+    _refused(OverflowError, "userid", setattr, m, "userid", -1)
+    _refused(OverflowError, "rolemask", setattr, m, "rolemask", 2 ** 32)
+    _refused(TypeError, "type", setattr, m, "type", "request")
+    _refused(ValueError, "topic", setattr, m, "topic", b"a\0")
+    _refused(TypeError, "handle", Message, handle=5)
+    f = handle.rpc("broker.ping", {})
+    _refused(ValueError, "NaN", f.wait_for, float("nan"))
+    _refused(ValueError, "NaN", f.then, lambda f: None, timeout=float("nan"))
+    _refused(TypeError, "callable", f.then, 5)
+    f.get()
+
+
+def test_the_raw_layer_checks_against_the_table(handle):
+    _refused(WrongNumArguments, "takes 2", handle.request_encode, "topic")
+    _refused(InvalidArguments, "argument 1", handle.request_encode, 15, None)
+    _refused(InvalidArguments, "flux_msg_t", handle.flux_send, handle, 0)
+    _refused(InvalidArguments, "fd", handle.flux_fd_watcher_create, handle.get_reactor(), -1,
+             1, None, None)
+    _refused(OSError, "signal", handle.flux_signal_watcher_create, handle.get_reactor(), 0,
+             None, None)
+    _refused(InvalidArguments, "NaN", handle.flux_timer_watcher_create,
+             handle.get_reactor(), 1.0, float("nan"), None, None)
+    _refused(InvalidArguments, "not callable through the raw layer", handle.flux_reactor_destroy,
+             handle.get_reactor())
+    _refused(InvalidArguments, "larger than the buffer", handle.flux_msg_set_payload,
+             Message(), b"ab", 100)
+    _refused(InvalidArguments, "addresses", handle.flux_msg_set_payload, Message(), 12345, 1)
+    assert handle.flux_log(6, "100% literal %n") == 0  # never a format
+    # None for an output parameter gets scratch space, whatever C would do
+    assert handle.flux_get_rank(None) == 0
+    # a destructor given a wrapper closes the wrapper: never freed twice
+    m = Message()
+    handle.flux_msg_destroy(m)
+    assert m.closed
+
+
+# --- errno --------------------------------------------------------------------
+def test_a_failure_without_errno_reports_none():
+    def flux_x():
+        pass
+
+    ctypes.set_errno(0)  # what the previous checked call left
+    with pytest.raises(OSError) as info:
+        check_negative(-1, flux_x, ())
+    assert info.value.errno == 0
+    assert "flux_x failed without setting errno" in str(info.value)
+
+
+def test_checked_calls_leave_errno_clear(handle):
+    with pytest.raises(OSError) as info:
+        handle.attr_get("no-such-attribute-for-errno")
+    assert info.value.errno == errno.ENOENT
+    assert ctypes.get_errno() == 0  # the next checked call starts from 0
+    ctypes.set_errno(errno.EPERM)
+    handle.get_rank()
+    assert ctypes.get_errno() == 0
+
+
+# --- FutureExt.fulfill: no C allocation left behind -------------------------------
+def test_future_ext_fulfill_does_not_leak(handle):
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "mallinfo2"):
+        pytest.skip("no mallinfo2() in this libc")
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    libc.mallinfo2.restype = Mallinfo2
+
+    f = FutureExt(lambda f: None)
+    for _ in range(200):  # warm up
+        f.fulfill("x")
+        f.get()
+        f.reset()
+    before = libc.mallinfo2().uordblks
+    for _ in range(20000):
+        f.fulfill("x")
+        f.get()
+        f.reset()
+    grown = libc.mallinfo2().uordblks - before
+    assert grown < 20000 * 8, "{} bytes left allocated by 20000 fulfill()s".format(grown)
