@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Iterator, List, Union
 
-from flux_ctypes.lib import hostlist_t, lib, own, take_string
+from flux_ctypes.lib import CObject, hostlist_t, lib, take_string
 
 __all__ = ["Hostlist", "decode"]
 
@@ -61,7 +61,7 @@ def _c_text(value: Any, what: str) -> bytes:
             what, value, exc.reason)) from None
 
 
-class Hostlist:
+class Hostlist(CObject):
     """An ordered list of host names, read from and written as RFC 29
     hostlist strings.
 
@@ -69,9 +69,17 @@ class Hostlist:
     empty list), another Hostlist (copied), or an iterable of hostlist
     strings, appended in order.  ``handle`` adopts a ``struct hostlist *``
     (a :data:`flux_ctypes.lib.hostlist_t`), which the new object destroys.
+
+    Like every flux_ctypes wrapper of a C object (:class:`lib.CObject`),
+    it gives its C list back exactly once: when collected, or at
+    ``close()`` / the end of a ``with`` block; a closed Hostlist raises
+    :class:`~flux_ctypes.lib.ClosedError`.  ``copy.copy()`` and pickling
+    work through the text form.
     """
 
-    __slots__ = ("handle", "__weakref__")
+    _ctype = hostlist_t
+    _c_destroy = "hostlist_destroy"
+    _prefixes = ("hostlist_",)
 
     def __init__(self, arg: HostsArg = "", handle: Any = None) -> None:
         if handle is None:
@@ -79,8 +87,7 @@ class Hostlist:
         elif not isinstance(handle, hostlist_t) or not handle:
             raise TypeError("Hostlist(handle=): expected a non-NULL struct hostlist "
                             "pointer, got {!r}".format(handle))
-        self.handle = handle
-        own(self, lib.hostlist_destroy, handle)
+        self._own(handle)
 
     @staticmethod
     def _create(arg: Any) -> Any:
@@ -91,13 +98,13 @@ class Hostlist:
             except OSError:
                 raise ValueError("Hostlist(arg): invalid hostlist {!r}".format(arg)) from None
         if isinstance(arg, Hostlist):
-            return lib.hostlist_copy(arg.handle)
+            return lib.hostlist_copy(arg.cptr)
         if isinstance(arg, Iterable) and not isinstance(arg, (bytes, bytearray)):
             handle = lib.hostlist_create()
             try:
                 for hosts in arg:
                     if isinstance(hosts, Hostlist):
-                        lib.hostlist_append_list(handle, hosts.handle)
+                        lib.hostlist_append_list(handle, hosts.cptr)
                         continue
                     text = _c_text(hosts, "Hostlist(arg) element")
                     try:
@@ -114,14 +121,14 @@ class Hostlist:
 
     # --- the list of hosts ------------------------------------------------
     def __len__(self) -> int:
-        return int(lib.hostlist_count(self.handle))
+        return int(lib.hostlist_count(self.cptr))
 
     def count(self) -> int:
         """The number of hosts (duplicates included)."""
-        return int(lib.hostlist_count(self.handle))
+        return int(lib.hostlist_count(self.cptr))
 
     def _nth(self, index: int) -> str:
-        name = lib.hostlist_nth(self.handle, index)
+        name = lib.hostlist_nth(self.cptr, index)
         if name is None:  # only if the list changed under us
             raise IndexError("Hostlist index out of range")
         return str(name.decode("utf-8", "surrogateescape"))
@@ -154,7 +161,7 @@ class Hostlist:
     def _select(self, positions: Iterable) -> "Hostlist":  # type: ignore[type-arg]
         result = Hostlist()
         for position in positions:
-            lib.hostlist_append(result.handle, _c_text(self[position], "host"))
+            lib.hostlist_append(result.cptr, _c_text(self[position], "host"))
         return result
 
     def __iter__(self) -> Iterator[str]:
@@ -162,10 +169,11 @@ class Hostlist:
         # list changed while iterated ends where it now ends.  (Not
         # hostlist_first/next: their cursor is shared by nested loops.)
         nth = lib.hostlist_nth
-        handle = self.handle
         position = 0
         while True:
-            name = nth(handle, position)
+            # the pointer is read again each step: a list closed while
+            # iterated is a ClosedError, not a read of freed memory
+            name = nth(self.cptr, position)
             if name is None:
                 return
             yield name.decode("utf-8", "surrogateescape")
@@ -188,7 +196,7 @@ class Hostlist:
         when it is not there."""
         text = _c_text(host, "Hostlist.find(host)")
         try:
-            return int(lib.hostlist_find(self.handle, text))
+            return int(lib.hostlist_find(self.cptr, text))
         except FileNotFoundError:
             raise FileNotFoundError(
                 2, "host {!r} not found in hostlist".format(host)) from None
@@ -216,7 +224,7 @@ class Hostlist:
             try:
                 found.append(self.find(host))
             except FileNotFoundError:
-                lib.hostlist_append(missing.handle, _c_text(host, "host"))
+                lib.hostlist_append(missing.cptr, _c_text(host, "host"))
         if len(missing) and not ignore_nomatch:
             raise FileNotFoundError(2, "host{} '{}' not found".format(
                 "s" if len(missing) > 1 else "", missing))
@@ -229,7 +237,7 @@ class Hostlist:
         added = 0
         for arg in args:
             other = arg if isinstance(arg, Hostlist) else Hostlist(arg)
-            added += int(lib.hostlist_append_list(self.handle, other.handle))
+            added += int(lib.hostlist_append_list(self.cptr, other.cptr))
         return added
 
     def delete(self, hosts: HostsArg) -> int:
@@ -243,26 +251,26 @@ class Hostlist:
             text = hosts
         else:
             text = Hostlist(hosts).encode()
-        return int(lib.hostlist_delete(self.handle, _c_text(text, "Hostlist.delete(hosts)")))
+        return int(lib.hostlist_delete(self.cptr, _c_text(text, "Hostlist.delete(hosts)")))
 
     def sort(self) -> "Hostlist":
         """Sort in place (by prefix, then numerically); returns self."""
-        lib.hostlist_sort(self.handle)
+        lib.hostlist_sort(self.cptr)
         return self
 
     def uniq(self) -> "Hostlist":
         """Sort in place and drop duplicates; returns self."""
-        lib.hostlist_uniq(self.handle)
+        lib.hostlist_uniq(self.cptr)
         return self
 
     def copy(self) -> "Hostlist":
         """An independent copy."""
-        return Hostlist(handle=lib.hostlist_copy(self.handle))
+        return Hostlist(handle=lib.hostlist_copy(self.cptr))
 
     # --- text ---------------------------------------------------------------
     def encode(self) -> str:
         """The RFC 29 string, ranges in brackets: ``"foo[0-3,7],bar"``."""
-        return take_string(lib.hostlist_encode(self.handle))
+        return take_string(lib.hostlist_encode(self.cptr))
 
     def __str__(self) -> str:
         return self.encode()
@@ -281,6 +289,15 @@ class Hostlist:
         return result if result is NotImplemented else not result
 
     __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __copy__(self) -> "Hostlist":
+        return self.copy()
+
+    def __deepcopy__(self, memo: Any) -> "Hostlist":
+        return self.copy()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return (Hostlist, (self.encode(),))
 
 
 def decode(arg: HostsArg) -> Hostlist:

@@ -202,6 +202,27 @@ def test_equality():
         hash(Hostlist("foo1"))
 
 
+def test_close_with_copy_and_pickle():
+    import copy
+    import pickle
+
+    with Hostlist("foo[1-3]") as hl:
+        assert isinstance(hl, flux_lib.CObject) and not hl.closed
+        copied, deep = copy.copy(hl), copy.deepcopy(hl)
+        thawed = pickle.loads(pickle.dumps(hl))
+    assert hl.closed and hl.handle is None
+    for use in (len, str, list, lambda h: h[0], lambda h: "foo1" in h, lambda h: h.copy()):
+        with pytest.raises(flux_lib.ClosedError):
+            use(hl)
+    hl.close()  # idempotent
+    assert str(copied) == str(deep) == str(thawed) == "foo[1-3]"
+    iterator = iter(copied)
+    assert next(iterator) == "foo1"
+    copied.close()
+    with pytest.raises(flux_lib.ClosedError):
+        next(iterator)  # never a read of the freed list
+
+
 def test_handle_adoption_checks_its_argument():
     with pytest.raises(TypeError):
         Hostlist(handle=42)
