@@ -5,13 +5,13 @@ same inputs (a differential test, skipped where they are not installed),
 including a seeded fuzz of random strings.  ``FUZZ_N=200000 pytest -k
 fuzz tests/test_hostlist.py`` runs a larger fuzz by hand."""
 
-import gc
 import os
 import random
 
 import pytest
 
 from _official import run_official
+from conftest import collect
 from flux_ctypes import lib as flux_lib
 from flux_ctypes.hostlist import Hostlist, decode
 from flux_ctypes.idset import IDset
@@ -241,14 +241,16 @@ def test_each_c_hostlist_is_destroyed_exactly_once(monkeypatch):
     monkeypatch.setattr(flux_lib.lib, "hostlist_destroy", counting)
     made = [Hostlist("foo[1-3]"), Hostlist(["a", "b"]), Hostlist("x").copy()]
     made.append(made[0][0:2])
+    collect()
     assert len(destroyed) == 1  # the temporary Hostlist("x") under copy()
     addresses = [flux_lib.ctypes.addressof(h.handle.contents) for h in made]
     del made
-    gc.collect()
+    collect()
     assert len(destroyed) == 5
     assert sorted(destroyed[1:]) == sorted(addresses)
     with pytest.raises(ValueError):
         Hostlist(["ok", "foo["])  # the half-built list is destroyed too
+    collect()
     assert len(destroyed) == 6
 
 

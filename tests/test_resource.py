@@ -238,6 +238,9 @@ def test_fuzz_decode_only_clear_errors():
 OFFICIAL_PROBE = r"""
 from flux.resource import ResourceSet
 import flux.resource
+if not hasattr(ResourceSet, "to_dict"):
+    print(json.dumps("old"))  # before 0.88: ResourceSet over librlist
+    raise SystemExit(0)
 out = []
 for r, other in DATA:
     a, b = ResourceSet(r), ResourceSet(other)
@@ -268,8 +271,12 @@ def test_agrees_with_official_bindings():
 
     code = OFFICIAL_PROBE.replace("from flux.resource import ResourceSet\nimport flux.resource\n",
                                   "from flux_ctypes.resource import ResourceSet\n")
+    theirs = run_official(OFFICIAL_PROBE, pairs)
+    if theirs == "old":
+        pytest.skip("the official flux.resource of this flux-core is the older one over "
+                    "librlist (no to_dict); this one follows the current (0.88) one")
     exec(code, namespace)
-    assert json.loads(printed[0]) == run_official(OFFICIAL_PROBE, pairs)
+    assert json.loads(printed[0]) == theirs
 
 
 def test_official_names_under_the_compat_shim():
