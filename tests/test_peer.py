@@ -37,6 +37,7 @@ PEER_TESTS = [
     "t0020-hostlist",
     "t0021-idset",
     "t0022-resource-set",
+    "t0041-resource-count",
     "t0023-executor",
     "t0042-job-manager-alloc-cache",
     "t0030-journal",

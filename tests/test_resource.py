@@ -13,6 +13,7 @@ from flux_ctypes import lib as flux_lib
 from flux_ctypes.hostlist import Hostlist
 from flux_ctypes.idset import IDset
 from flux_ctypes.resource import (
+    ResourceCount,
     ResourceSet,
     ResourceStatus,
     Rv1Set,
@@ -232,6 +233,42 @@ def test_fuzz_decode_only_clear_errors():
         decoded += 1
         assert ResourceSet(rset.encode()).to_dict() == rset.to_dict(), arg
     assert decoded > 50
+
+
+@pytest.mark.parametrize("spec, bounds, allowed_up_to_20", [
+    (3, (3, 3), [3]),
+    ({"min": 2, "max": 5}, (2, 5), [5, 4, 3, 2]),
+    ({"min": 18}, (18, None), [20, 19, 18]),
+    ({"min": 2, "max": 40, "operator": "*", "operand": 3}, (2, 40), [18, 6, 2]),
+    ({"min": 2, "max": 300, "operator": "^", "operand": 2}, (2, 300), [16, 4, 2]),
+    ("[4-9:2:+]", (4, 9), [8, 6, 4]),
+    ("19+", (19, None), [20, 19]),
+    ("1,7-9,30", (1, 30), [9, 8, 7, 1]),
+    ("6-7", (6, 7), [7, 6]),
+    (" 12 ", (12, 12), [12]),
+    (None, (1, 1), [1]),
+])
+def test_resource_count(spec, bounds, allowed_up_to_20):
+    count = ResourceCount.from_count_spec(spec)
+    assert (count.min, count.max) == bounds
+    assert list(count.valid_counts(20)) == allowed_up_to_20
+    assert list(count.valid_counts(count.min - 1)) == []
+    doubled = count.scaled(2)
+    assert (doubled.min, doubled.max) == (2 * bounds[0], bounds[1] and 2 * bounds[1])
+    if count._values is not None:  # explicit values scale one by one
+        assert list(doubled.valid_counts(40)) == [2 * v for v in allowed_up_to_20]
+    assert count.scaled(1) is count
+
+
+@pytest.mark.parametrize("spec", [
+    0, -2, {"min": 0}, {"min": 5, "max": 4}, {"min": 2, "operator": "*", "operand": 2},
+    {"min": 1, "max": 9, "operator": "^", "operand": 2}, {"min": 1, "max": 9, "operator": "/"},
+    {"min": 2, "max": 9, "operator": "*", "operand": 1}, "3+:2:*", "0-4", "5-2", "x",
+    "1-2-3", "0,4", "1-1000000:2:+",
+])
+def test_resource_count_refuses(spec):
+    with pytest.raises(ValueError):
+        ResourceCount.from_count_spec(spec)
 
 
 # --- the official bindings on the same R -------------------------------------------

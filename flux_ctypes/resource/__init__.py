@@ -6,15 +6,16 @@ its resources, mirroring the official ``flux.resource`` package.
 - :func:`resource_list` -> :class:`SchedResourceList`: the resources by
   scheduler state (all, up, down, free, allocated);
 - :func:`resource_status` -> :class:`ResourceStatus`: ranks by node state
-  (online, offline, drained, excluded...).
+  (online, offline, drained, excluded...);
+- :class:`ResourceCount`: a jobspec count (RFC 14/45) as allowed values.
 
 The official package's scheduler-side pools (``ResourcePool``,
-``Rv1Pool``), ``ResourceCount`` and ``ResourceJournalConsumer`` are not
-provided.
+``Rv1Pool``) and ``ResourceJournalConsumer`` are not provided.
 """
 
 from typing import Any
 
+from flux_ctypes.resource.ResourceCount import ResourceCount
 from flux_ctypes.resource.Rv1Set import Rv1Set
 from flux_ctypes.resource.ResourceSet import ResourceSet
 from flux_ctypes.resource.list import SchedResourceList, resource_list
@@ -23,13 +24,14 @@ from flux_ctypes.resource.status import ResourceStatus, resource_status
 __all__ = [
     "Rv1Set",
     "ResourceSet",
+    "ResourceCount",
     "SchedResourceList",
     "resource_list",
     "ResourceStatus",
     "resource_status",
 ]
 
-_NOT_PROVIDED = ("ResourceCount", "ResourceJournalConsumer", "Rv1Pool", "ResourcePool",
+_NOT_PROVIDED = ("ResourceJournalConsumer", "Rv1Pool", "ResourcePool",
                  "InsufficientResources", "InfeasibleRequest")
 
 
