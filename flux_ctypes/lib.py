@@ -47,6 +47,9 @@ from flux_ctypes.ffi.types import flux_reactor_t as flux_reactor_t
 from flux_ctypes.ffi.types import flux_t as flux_t
 from flux_ctypes.ffi.types import flux_watcher_f as flux_watcher_f
 from flux_ctypes.ffi.types import flux_watcher_t as flux_watcher_t
+from flux_ctypes.ffi.types import hostlist_t as hostlist_t
+from flux_ctypes.ffi.types import idset_error_t as idset_error_t
+from flux_ctypes.ffi.types import idset_t as idset_t
 from flux_ctypes.ffi.types import trampoline as trampoline
 
 SONAME = "libflux-core.so.2"
@@ -57,6 +60,9 @@ SONAMES = {
     "core": SONAME,
     "hostlist": "libflux-hostlist.so.1",
     "idset": "libflux-idset.so.1",
+    # free() for the strings some of them return; never looked for beside
+    # libflux-core: it must be the C library the process already uses
+    "libc": "libc.so.6",
 }
 ENV_LIB = "FLUX_CORE_LIB"
 ENV_TRACE = "FLUX_CTYPES_TRACE"
@@ -269,16 +275,17 @@ _companions = {}  # type: Dict[str, Any]
 def load_companion(library: str) -> ctypes.CDLL:
     """flux-core's library ``library`` (a key of SONAMES), from the
     directory of the libflux-core that was loaded, else by soname."""
+    core = load_library()  # before taking the lock: load_library takes it too
     if library == "core":
-        return load_library().cdll
+        return core.cdll
     with _load_lock:
         cdll = _companions.get(library)
         if cdll is not None:
             return cdll  # type: ignore[no-any-return]
         soname = SONAMES[library]
-        beside = os.path.join(os.path.dirname(load_library().path), soname)
+        beside = os.path.join(os.path.dirname(core.path), soname)
         tried = []
-        for path in (beside, soname):
+        for path in (beside, soname) if library != "libc" else (soname,):
             try:
                 cdll = ctypes.CDLL(path, use_errno=True)
                 break
@@ -332,6 +339,8 @@ _C_NAMES = {
     flux_kvs_txn_t: "flux_kvs_txn_t",
     flux_kvsdir_t: "flux_kvsdir_t",
     flux_kvsitr_t: "flux_kvsitr_t",
+    hostlist_t: "struct hostlist *",
+    idset_t: "struct idset *",
 }  # type: Dict[Any, str]
 
 
@@ -648,6 +657,15 @@ class CObject:
             return "<{} closed>".format(type(self).__name__)
         addr = ctypes.cast(ptr, c_void_p).value or 0
         return "<{} 0x{:x}>".format(type(self).__name__, addr)
+
+
+def take_string(ptr: Any) -> str:
+    """The text of a NUL-terminated string C malloc'd for us, which is
+    freed here (``hostlist_encode()``, ``idset_encode()``)."""
+    try:
+        return ctypes.string_at(ptr).decode("utf-8", "surrogateescape")
+    finally:
+        lib.free(ptr)
 
 
 def version() -> str:
