@@ -185,6 +185,7 @@ class Future(CObject):
 
     _ctype = flux_future_t
     _c_destroy = "flux_future_destroy"
+    _c_incref = "flux_future_incref"
     _thread_bound = True
     _prefixes: Tuple[str, ...] = ("flux_future_",)
 

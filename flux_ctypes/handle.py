@@ -109,6 +109,7 @@ class Flux(CObject):
 
     _ctype = flux_t
     _c_destroy = "flux_close"  # flux_close() is flux_decref()
+    _c_incref = "flux_incref"
     _thread_bound = True
     _reactor: Optional[Reactor] = None
     _runs = 0  # depth of this object's reactor_run()

@@ -498,6 +498,13 @@ def own(
     _OWNED.add(ref)
 
 
+def _owned_elsewhere(ptr: Any) -> bool:
+    """Whether a live wrapper owns a reference on ``ptr`` (a scan: only
+    for the rare assignment to ``handle``)."""
+    addr = ctypes.cast(ptr, c_void_p).value
+    return any(ctypes.cast(ref.ptr, c_void_p).value == addr for ref in list(_OWNED))
+
+
 def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
     """Finalizer body for code that keeps its own weakref.finalize: give
     back ``ptr`` (``keepalive``, an argument of the pending finalizer, is
@@ -561,6 +568,7 @@ class CObject:
 
     _as_parameter_: Any = DEAD
     _ctype: Any = None
+    _c_incref = ""  # the C function taking one more reference, if any
     _prefixes: Tuple[str, ...] = ("flux_",)
     _c_destroy = ""
     # the C object lives on a handle's reactor (see own(thread_bound=...))
@@ -602,6 +610,13 @@ class CObject:
                 "{}.handle: expected a non-NULL {} pointer, not {!r}".format(
                     type(self).__name__, getattr(self._ctype, "__name__", "C"), value))
         keepalive = self._keepalive_for_handle()
+        if _owned_elsewhere(value):
+            # another wrapper gives this pointer back: share it with a
+            # reference of our own rather than free it a second time
+            if not self._c_incref:
+                raise ValueError("{}.handle: that {} belongs to another wrapper".format(
+                    type(self).__name__, getattr(self._ctype, "__name__", "pointer")))
+            getattr(lib, self._c_incref)(value)
         self.close()
         self._own(value, keepalive)
 

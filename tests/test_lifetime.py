@@ -275,3 +275,25 @@ def test_wrappers_refuse_copies(flux_uri):
             for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
                 with pytest.raises(TypeError, match="can't be"):
                     attempt(obj)
+
+
+def test_assigning_a_pointer_another_wrapper_owns_shares_it(flux_uri):
+    """``x.handle = y.handle`` must not make two owners of one reference."""
+    with Flux(flux_uri) as h:
+        a = h.rpc("broker.ping", {"n": 1})
+        b = h.rpc("broker.ping", {"n": 2})
+        b.handle = a.handle  # b takes a reference of its own
+        a.close()
+        assert b.get()["n"] == 1
+        b.close()
+        m1, m2 = Message(), Message()
+        m2.handle = m1.handle
+        del m1
+        collect()
+        m2.topic = "still.alive"
+        w1 = h.timer_watcher_create(1, lambda *a: None)
+        w2 = h.timer_watcher_create(1, lambda *a: None)
+        with pytest.raises(ValueError, match="belongs to another wrapper"):
+            w2.handle = w1.handle  # a watcher has no reference to share
+        w1.destroy()
+        w2.destroy()
