@@ -505,6 +505,50 @@ def _owned_elsewhere(ptr: Any) -> bool:
     return any(ctypes.cast(ref.ptr, c_void_p).value == addr for ref in list(_OWNED))
 
 
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _count_refs(value: Any) -> int:
+    return _getrefcount(value) if _getrefcount is not None else 0
+
+
+class _Probe:
+    # made like Future(ptr): a constructor passing its argument to a function
+    def __init__(self, value: Any) -> None:
+        self.count = _count_refs(value)
+
+
+# The count a temporary object has at that depth; a pointer a wrapper owns
+# has two more (the wrapper's attribute and its owned reference).
+_FRESH_COUNT = _Probe(object()).count
+
+
+def owned_by_a_wrapper(ptr: Any) -> bool:
+    """Whether ``ptr`` is the very pointer object a live wrapper owns (as
+    its ``handle`` gives it out), so that adopting it would free it twice.
+
+    Call it from a constructor given ``ptr``.  A pointer fresh from a C
+    call is referenced only by its caller; one a wrapper owns also by the
+    wrapper and by its owned reference.  Where the interpreter counts
+    references the count rules most pointers out without a search;
+    otherwise (or when it may be owned) the owned references are searched."""
+    if _getrefcount is not None and _getrefcount(ptr) < _FRESH_COUNT + 2:
+        return False
+    return any(ref.ptr is ptr for ref in list(_OWNED))
+
+
+def _owner_of(ptr: Any) -> Any:
+    """The live wrapper owning ``ptr`` of the same C type, if any (a scan:
+    only for the raw layer's routed calls)."""
+    addr = ctypes.cast(ptr, c_void_p).value
+    for ref in list(_OWNED):
+        obj = ref()
+        if (obj is not None and type(ref.ptr) is type(ptr)
+                and ctypes.cast(ref.ptr, c_void_p).value == addr):
+            return obj
+    return None
+
+
 def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
     """Finalizer body for code that keeps its own weakref.finalize: give
     back ``ptr`` (``keepalive``, an argument of the pending finalizer, is
@@ -739,10 +783,13 @@ def raw_call(fn: Fn, *args: Any) -> Any:
         args[0].close()
         return None
     method = _args.ROUTED.get(name)
-    if method is not None and isinstance(args[0], CObject):
+    if method is not None:
         # the wrapper's own method keeps its bookkeeping (registries,
-        # libev's one-loop-per-signal rule, an RPC's handle) in step with C
-        return getattr(args[0], method)(*args[1:])
+        # libev's one-loop-per-signal rule, an RPC's handle) in step with
+        # C, also when it is given the wrapper's pointer (x.handle)
+        owner = args[0] if isinstance(args[0], CObject) else _owner_of(args[0])
+        if owner is not None:
+            return getattr(owner, method)(*args[1:])
     func = getattr(lib, name)
     adopted = _args.ADOPTS.get(name)
     if adopted is not None:

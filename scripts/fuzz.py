@@ -64,7 +64,10 @@ def _values(rng, pool):
         ctypes.POINTER(ctypes.c_int)(),
     ]
     if pool and rng.random() < POOL_BIAS:
-        return rng.choice(pool)
+        obj = rng.choice(pool)
+        if rng.random() < 0.15:
+            return getattr(obj, "handle", obj)  # its raw pointer (or None, closed)
+        return obj
     return rng.choice(choices)
 
 

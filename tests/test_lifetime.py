@@ -297,3 +297,36 @@ def test_assigning_a_pointer_another_wrapper_owns_shares_it(flux_uri):
             w2.handle = w1.handle  # a watcher has no reference to share
         w1.destroy()
         w2.destroy()
+
+
+def test_future_of_another_wrappers_pointer_shares_it(flux_uri):
+    """Future(f.handle) must not adopt the reference f gives back (the
+    fuzzer's raw pointers found that double free)."""
+    with Flux(flux_uri) as h:
+        f = h.rpc("broker.ping", {"n": 3})
+        g = Future(f.handle, h)
+        del g
+        collect()
+        assert f.get()["n"] == 3
+        fresh = Future(h.future_create(None, None))  # adopted, not shared
+        fresh.pimpl.fulfill(None, None)
+        assert fresh.is_ready()
+
+
+@pytest.mark.skipif(not hasattr(sys, "getrefcount"), reason="needs reference counts")
+def test_a_fresh_pointer_is_not_searched_for(flux_uri, monkeypatch):
+    """Every RPC makes a Future: its fresh pointer must not cost a search
+    of all the owned references."""
+    import flux_ctypes.lib as flux_lib
+
+    class NoSearch(set):
+        def __iter__(self):
+            raise AssertionError("searched the owned references")
+
+    with Flux(flux_uri) as h:
+        owned = NoSearch(flux_lib._OWNED)
+        monkeypatch.setattr(flux_lib, "_OWNED", owned)
+        ptr = lib.flux_future_create(None, None)
+        assert not flux_lib.owned_by_a_wrapper(ptr)
+        lib.flux_future_destroy(ptr)
+        monkeypatch.undo()
