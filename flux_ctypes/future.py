@@ -206,7 +206,9 @@ class Future(CObject):
     # (see blocking_wait); set by RPC and by the Flux methods making futures
     _sliced = False
 
-    def __init__(self, future_handle: Any, keepalive: Any = None, fresh: bool = False) -> None:
+    def __init__(
+        self, future_handle: Any, keepalive: Any = None, *, fresh: bool = False
+    ) -> None:
         if isinstance(future_handle, Future):
             other = future_handle
             optr = other.cptr
@@ -216,7 +218,7 @@ class Future(CObject):
             self._sliced = other._sliced
         elif not isinstance(future_handle, flux_future_t) or not future_handle:
             raise TypeError("Future needs a flux_future_t pointer or a Future")
-        elif not fresh and owned_by_a_wrapper(future_handle):
+        elif fresh is not True and owned_by_a_wrapper(future_handle):
             # another wrapper's .handle: share it, as Future(that_wrapper)
             lib.flux_future_incref(future_handle)
         if keepalive is not None:
