@@ -1,22 +1,26 @@
-"""asyncio throughput against the callback API, for the same pipelined RPCs.
+"""asyncio throughput against the callback and blocking APIs, same RPCs.
 
-    python3 bench/aio_bench.py [--n 10000] [--repeat 7]
+    python3 bench/aio_bench.py [--n 10000] [--seq 2000] [--repeat 7]
 
 Uses the instance FLUX_URI names, else starts ``flux start --test-size=1``.
 Each round, in one process and one handle, runs (order rotating):
 
 * callback: N ``h.rpc("broker.ping", ...).then(cb)``, then ``reactor_run()``
 * aio_wrap: ``await asyncio.gather(*(aio.wrap(h.rpc(...)) for ...))``
-* aio_coro: gather of N coroutines, each ``await aio.wrap(h.rpc(...))``
-  (what ``gather(*rpcs)`` costs once futures are awaitable themselves:
-  asyncio makes a Task per awaitable)
+* aio_coro: gather of N coroutines, each ``await h.rpc(...)`` (asyncio
+  makes a Task per coroutine)
+* sync_get: SEQ sequential ``h.rpc(...).get()``
+* aio_seq: SEQ sequential ``await h.rpc(...)`` in one coroutine
 
-and prints the median rate of each and its ratio to the callback rate
-(target for aio_wrap: >= 0.8).  The last line is one JSON object.
+each aio kind in a fresh ``aio.new_event_loop()``, and prints the median
+rate of each, with the client's CPU time per RPC (which the machine's
+other load disturbs less than the rates).  Targets: aio_wrap >= 1.0 x callback, aio_seq >= 0.9 x
+sync_get.  The last line is one JSON object.
 """
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -36,22 +40,44 @@ def callback_rate(h, n):
     def on_response(fut):
         done.append(fut.get())
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         h.rpc("broker.ping", {"seq": i}).then(on_response)
     h.reactor_run()
     elapsed = time.perf_counter() - start
     assert len(done) == n
-    return n / elapsed
+    return n / elapsed, (time.process_time() - cpu) / n * 1e6
+
+
+def sync_rate(h, n):
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        assert h.rpc("broker.ping", {"seq": i}).get()["seq"] == i
+    return n / (time.perf_counter() - start), (time.process_time() - cpu) / n * 1e6
+
+
+def aio_seq_rate(h, n):
+    async def main():
+        with aio.attach(h):
+            start, cpu = time.perf_counter(), time.process_time()
+            for i in range(n):
+                assert (await h.rpc("broker.ping", {"seq": i}))["seq"] == i
+            return n / (time.perf_counter() - start), (time.process_time() - cpu) / n * 1e6
+
+    loop = aio.new_event_loop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
 
 
 def aio_rate(h, n, coroutines):
     async def one(i):
-        return await aio.wrap(h.rpc("broker.ping", {"seq": i}))
+        return await h.rpc("broker.ping", {"seq": i})
 
     async def main():
         with aio.attach(h):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             if coroutines:
                 results = await asyncio.gather(*(one(i) for i in range(n)))
             else:
@@ -59,10 +85,11 @@ def aio_rate(h, n, coroutines):
                     *(aio.wrap(h.rpc("broker.ping", {"seq": i})) for i in range(n))
                 )
             elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu
         assert len(results) == n and results[-1]["seq"] == n - 1
-        return n / elapsed
+        return n / elapsed, cpu / n * 1e6
 
-    loop = asyncio.new_event_loop()
+    loop = aio.new_event_loop()
     try:
         return loop.run_until_complete(main())
     finally:
@@ -84,6 +111,7 @@ def start_instance():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--seq", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
@@ -96,25 +124,46 @@ def main():
             "callback": lambda h: callback_rate(h, args.n),
             "aio_wrap": lambda h: aio_rate(h, args.n, False),
             "aio_coro": lambda h: aio_rate(h, args.n, True),
+            "sync_get": lambda h: sync_rate(h, args.seq),
+            "aio_seq": lambda h: aio_seq_rate(h, args.seq),
         }
         rates = {kind: [] for kind in kinds}
+        cpus = {kind: [] for kind in kinds}
         with Flux(uri) as h:
             for kind in kinds:  # warm up
                 kinds[kind](h)
             order = list(kinds)
             for rnd in range(args.repeat):
-                for kind in order[rnd % 3:] + order[:rnd % 3]:
-                    rates[kind].append(kinds[kind](h))
+                shift = rnd % len(order)
+                for kind in order[shift:] + order[:shift]:
+                    gc.collect()  # each kind starts with no garbage of the last
+                    rate, cpu = kinds[kind](h)
+                    rates[kind].append(rate)
+                    cpus[kind].append(cpu)
         medians = {kind: statistics.median(r) for kind, r in rates.items()}
-        base = medians["callback"]
+        cpu_us = {kind: statistics.median(c) for kind, c in cpus.items()}
+        # ratios per round (the two sides ran back to back), then their median
+        ratios = {
+            "aio_wrap/callback": statistics.median(
+                a / b for a, b in zip(rates["aio_wrap"], rates["callback"])),
+            "aio_coro/callback": statistics.median(
+                a / b for a, b in zip(rates["aio_coro"], rates["callback"])),
+            "aio_seq/sync_get": statistics.median(
+                a / b for a, b in zip(rates["aio_seq"], rates["sync_get"])),
+        }
         for kind, rate in medians.items():
-            print("{:10s} {:9.0f} RPC/s  x{:.2f} of callback".format(kind, rate, rate / base))
+            print("{:10s} {:9.0f} RPC/s  {:5.1f} us CPU/RPC".format(kind, rate, cpu_us[kind]))
+        for name, ratio in ratios.items():
+            print("{:18s} x{:.2f}".format(name, ratio))
         print(json.dumps({
             "n": args.n,
+            "seq": args.seq,
             "repeat": args.repeat,
             "median_rps": medians,
-            "ratio_to_callback": {k: v / base for k, v in medians.items()},
+            "median_ratio": ratios,
+            "median_cpu_us_per_rpc": cpu_us,
             "python": sys.version.split()[0],
+            "implementation": sys.implementation.name,
         }))
     finally:
         if proc is not None:

@@ -55,6 +55,8 @@ WORKLOADS = [
     ("events", "events/s", True, 1.0),
     ("handle_open_close", "opens/s", True, 1.0),
     ("message", "msgs/s", True, 1.0),
+    ("kvs_put_commit", "commits/s", True, 1.0),
+    ("kvs_lookup", "lookups/s", True, 1.0),
     ("import", "ms", False, 0.3),
     ("memory", "B/future", False, 1.0),
     ("memory_py", "B/future", False, 1.0),

@@ -42,6 +42,8 @@ class Binding:
             raise SystemExit("unknown binding {!r}".format(name))
         self.Flux = mod.Flux
         self.Message = Message
+        # the KVS module is imported by the KVS workloads only
+        self.kvs_module = "flux_ctypes.kvs" if name == "ctypes" else "flux.kvs"
         self.REQUEST = constants.FLUX_MSGTYPE_REQUEST
         self.EVENT = constants.FLUX_MSGTYPE_EVENT
 
@@ -308,6 +310,45 @@ def memory_py(b, n, then=True):
     return {"bytes_per_future": (after - before) / n, "n": n}
 
 
+def _kvs(b):
+    import importlib
+
+    return importlib.import_module(b.kvs_module)
+
+
+def kvs_put_commit(b, n):
+    """One put and one synchronous commit per op (the handle's own
+    transaction, as kvs.put()/kvs.commit() use), over 100 keys."""
+    kvs = _kvs(b)
+    h = b.Flux()
+    base = "bench.{}.{}".format(b.name, os.getpid())
+
+    def run(count):
+        for i in range(count):
+            kvs.put(h, "{}.k{}".format(base, i % 100), {"seq": i, "name": "value"})
+            kvs.commit(h)
+
+    result = timed(run, n, max(20, n // 20))
+    if kvs.get(h, base + ".k0")["name"] != "value":
+        raise SystemExit("kvs_put_commit: the value did not round-trip")
+    return result
+
+
+def kvs_lookup(b, n):
+    """One synchronous lookup of a small JSON value per op."""
+    kvs = _kvs(b)
+    h = b.Flux()
+    key = "bench.{}.{}.lookup".format(b.name, os.getpid())
+    kvs.put(h, key, {"seq": 1, "name": "value", "list": [1, 2, 3]})
+    kvs.commit(h)
+
+    def run(count):
+        for _ in range(count):
+            kvs.get(h, key)
+
+    return timed(run, n, max(50, n // 20))
+
+
 # workload: (function, N per timed run).  run.py uses these N too (times
 # its --scale), so a standalone worker measures what a round measures.
 WORKLOADS = {
@@ -318,6 +359,8 @@ WORKLOADS = {
     "events": (events, 5000),
     "handle_open_close": (handle_open_close, 1500),
     "message": (message, 20000),
+    "kvs_put_commit": (kvs_put_commit, 1000),
+    "kvs_lookup": (kvs_lookup, 3000),
     "memory": (memory, 10000),
     "memory_py": (memory_py, 10000),
 }

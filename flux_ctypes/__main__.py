@@ -17,6 +17,15 @@ from typing import IO, List, Optional, Tuple
 from flux_ctypes import lib as flux_lib
 
 
+def _dropin_state() -> str:
+    from flux_ctypes import dropin
+
+    where = dropin.status()
+    if where:
+        return "active: 'import flux' gives flux_ctypes ({})".format(where)
+    return "not active here ('python -m flux_ctypes.compat install' in a venv)"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flux_ctypes", description=__doc__)
     parser.add_argument("--uri", help="instance to ping (default: $FLUX_URI)")
@@ -39,6 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("functions: {} of {} in the table provided".format(total - len(missing), total))
     if missing:
         print("missing:   {}".format(", ".join(missing)))
+    print("drop-in:   {}".format(_dropin_state()))
 
     uri = args.uri or os.environ.get("FLUX_URI")
     if uri:

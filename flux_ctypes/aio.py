@@ -1,376 +1,658 @@
-"""asyncio support: a Flux handle driven by an asyncio event loop.
+"""asyncio on the Flux reactor: one reactor per event loop, and asyncio
+blocks in it.
 
-``attach(h)`` watches the handle's poll descriptor (``flux_pollfd``) with
-``loop.add_reader``; when it wakes, the handle's own reactor is run without
-blocking (``FLUX_REACTOR_NOWAIT``) until it has nothing left to do.  So RPC
-responses, message watchers, events and ``then()`` callbacks of the handle
-keep working while coroutines ``await``: no thread, no polling::
+Run coroutines with :func:`run` (or a loop from :func:`new_event_loop`, or
+:class:`EventLoopPolicy`), and bind each Flux handle to the loop with
+:func:`attach` before its first use::
 
     async def main():
         with Flux() as h, aio.attach(h):
-            print(await aio.wrap(h.rpc("broker.ping", {})))
+            print(await h.rpc("broker.ping", {}))
 
-Any Future can be awaited through :func:`wrap` (the value is what ``get()``
-returns; an error raises the OSError ``get()`` raises).  :func:`stream`
-iterates the responses of a streaming RPC, :func:`events` the events of a
-topic, both with ``async for``.
+    aio.run(main())
 
-What runs the reactor:
+Why this design.  An asyncio loop spends its idle time in one place: its
+selector's ``select(timeout)``.  :class:`EventLoop` is asyncio's own
+``SelectorEventLoop`` with a selector whose wait *is* one iteration of a
+Flux reactor (``flux_reactor_run(r, FLUX_REACTOR_ONCE)``): asyncio's file
+descriptors are Flux fd watchers and its timeout a Flux timer watcher, as
+gbulb and qasync host asyncio on GLib and Qt.  Handles bound to the loop
+(:func:`attach` makes the loop's reactor theirs, ``flux_set_reactor``) have
+all their watchers in that same reactor, so libev itself decides how long
+asyncio may sleep: not at all while an idle watcher or a then() callback
+is pending, until the earliest Flux timer (``then(cb, timeout=)`` included)
+or asyncio timer, or until any fd of either is ready.  Whatever works under
+``reactor_run()`` -- continuations of composites of any depth, C-armed
+timeouts, prepare/check/idle watchers, futures fulfilled from plain asyncio
+code, message watchers, events, streams -- works the same here, with no
+polling and no guess at how many internal steps flux-core takes: every
+asyncio iteration is one reactor iteration, and the reactor never blocks
+while it has work.  The other way round (watching ``flux_pollfd()`` from
+someone else's loop, as this module did before) must infer from outside
+when the reactor ran dry, and timers C arms by itself stay invisible.
 
-* Messages (responses, requests, events) wake the loop through the fd.
-* Timer watchers made with flux_ctypes are scheduled on the loop
-  (``call_at`` their next wakeup), worked out each time the reactor ran.
-* Work Python code gives the reactor from outside a Flux callback --
-  fulfilling a FutureExt, starting a timer -- announces itself where
-  ``flux_ctypes.callbacks.WORK_HOOKS`` exists; otherwise call
-  :meth:`Attachment.kick` (or :func:`kick`) after it.
-* Timeouts C arms by itself (``then(cb, timeout=...)``) are not seen: use
-  ``asyncio.wait_for(aio.wrap(f), timeout)``.  Idle watchers run only
-  while something else runs the reactor.
+A loop of another class (uvloop, Jupyter's kernel loop) can't host the
+reactor, so :func:`attach` and :func:`wrap` refuse it with a
+:class:`TypeError`; nothing is driven by inference.  Install
+:class:`EventLoopPolicy` to make ``asyncio.run()`` (and every new loop) an
+:class:`EventLoop`.
 
-A handle is driven by one loop at a time; attach, detach and await it from
-that loop's thread.  A Flux callback that raises is reported to the loop's
-exception handler (KeyboardInterrupt and SystemExit propagate).  Leaving
-an ``async for`` early (``break``) closes the stream when the iterator is
-dropped, at once where objects are reference counted (CPython); use
-``async with`` (or ``close()``) to be sure elsewhere (PyPy).
+Speed: a burst of responses is handled in one ``select()`` (up to
+``BURST`` reactor iterations while they complete awaiters -- any number of
+iterations is correct, this only trades latency), and an RPC's loop is found
+by its reactor, not by asyncio's running-loop lookup.
+
+Limits, stated: a handle that lost its connection fails what waits on it
+with ECONNRESET, and (as it stops ``reactor_run()``) keeps waking the loop
+until its futures and watchers are gone.  A detached handle keeps the loop's
+reactor (a reactor can't be taken back from a handle), so it still works
+with ``reactor_run()`` after the loop closed.  Closing a loop ends its
+attachments.
+
+Handles: a handle's reactor is fixed once it has one, and a fresh handle
+gets one at its first RPC or watcher.  :func:`attach` gives a fresh handle
+the loop's reactor (and the handle a reference on it, so each outlives the
+other safely).  A handle that already has a reactor of its own can still be
+the *first* handle of a loop: the loop then adopts that reactor.  Any
+other handle must be attached before its first use.
+
+Awaiting: ``await future`` (any :class:`~flux_ctypes.future.Future`) or
+:func:`wrap` gives what ``get()`` returns and raises what it raises.  It
+takes the future's one continuation (``Future.continuation_key``), so a
+future can't also have a then() callback.  Cancelling the awaiting task
+forgets the future: a late response is dropped.  :func:`stream` and
+:func:`events` iterate streaming RPCs and events with ``async for``.
+
+Threads: one loop per thread, any thread; a handle is used from its loop's
+thread.  A Flux callback that raises is reported to the loop's exception
+handler (KeyboardInterrupt and SystemExit propagate out of the loop).
 """
 
 import asyncio
 import collections
 import ctypes
 import errno
+import selectors
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, Union
+from ctypes import c_int, c_void_p
+from typing import (
+    TYPE_CHECKING, Any, Callable, Coroutine, Deque, Dict, List, Mapping, Optional, Set,
+    Tuple, TypeVar, Union,
+)
 
-from flux_ctypes import callbacks as _callbacks
-from flux_ctypes import watchers as _watchers
 from flux_ctypes.callbacks import Registry, fail, state
 from flux_ctypes.constants import (
     FLUX_MSGTYPE_EVENT,
     FLUX_NODEID_ANY,
     FLUX_POLLERR,
     FLUX_POLLIN,
+    FLUX_POLLOUT,
     FLUX_REACTOR_NOWAIT,
+    FLUX_REACTOR_ONCE,
     FLUX_RPC_STREAMING,
 )
 from flux_ctypes.future import Future
 from flux_ctypes.handle import Flux
-from flux_ctypes.lib import DEAD, flux_continuation_f, flux_msgcounters_t, lib
+from flux_ctypes.lib import (
+    flux_continuation_f,
+    flux_reactor_t,
+    flux_watcher_f,
+    lib,
+    load_library,
+    trampoline,
+)
 from flux_ctypes.message import Message, MessageWatcher
 
 __all__ = [
     "Attachment",
     "DetachedError",
+    "EventLoop",
+    "EventLoopPolicy",
     "EventStream",
+    "FluxSelector",
     "ResponseStream",
     "attach",
     "attachment",
-    "attachment_for_future",
     "detach",
     "events",
-    "kick",
+    "new_event_loop",
     "result",
     "rpc_stream",
+    "run",
     "stream",
     "wrap",
 ]
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     _FutureBase = asyncio.Future[Any]
 else:
     _FutureBase = asyncio.Future
 
-# Reactor iterations run in one go before other tasks get a turn.
-BATCH = 256
-# Most reactor iterations run between two flux_pollevents() calls.
-MAX_BURST = 16
-# A run ends after this many iterations in a row that did nothing visible.
-# Not 1: a future fulfilled in one iteration calls back in the next, and a
-# composite future (wait_all) adds one more internal step before that.
-QUIET_RUNS = 2
-
-# Every Flux future, stream and subscription an awaiter waits on: what C
-# may call back into (keys are what ``flux_future_then`` stores).
-_LINKS: "Registry[_Link]" = Registry("aio")
-
-# Attachments by reactor address.
-_ATTACHED: Dict[int, "Attachment"] = {}
-_ATTACH_LOCK = threading.Lock()
-# The last (reactor pointer object, attachment) looked up: an RPC's handle
-# keeps one pointer object for its reactor, so a burst of RPCs on one handle
-# finds its attachment by identity.
-_last_lookup: "Tuple[Any, Optional[Attachment]]" = (None, None)
+# How long one select() may block when asyncio has no timer (libev wakes at
+# least once a minute anyway).
+_FOREVER = 3600.0
+# Most extra reactor iterations one select() runs while they complete
+# awaiters (see FluxSelector.select).
+BURST = 256
+# Awaiters completed so far (one cell, bumped from the C callbacks).
+_completed = [0]
 
 
 def _address(ptr: Any) -> int:
-    """The address a ctypes pointer (or a wrapper's) holds (0 for NULL or
-    a closed wrapper), cheaply."""
+    """The address a ctypes pointer (or an object passed to C as one, through
+    ctypes' ``_as_parameter_``) holds; 0 for NULL or None."""
     ptr = getattr(ptr, "_as_parameter_", ptr)
-    return ctypes.addressof(ptr.contents) if ptr and ptr is not DEAD else 0
+    return ctypes.cast(ptr, c_void_p).value or 0
 
 
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    # asyncio.get_running_loop() is 3.7+; this one exists from 3.5.3 on.
-    return asyncio._get_running_loop()
+# asyncio.get_running_loop() is 3.7+ (and raises); this one exists from
+# 3.5.3 on and returns None outside a loop.  Bound once: wrap() calls it.
+_running_loop: "Callable[[], Optional[asyncio.AbstractEventLoop]]" = getattr(
+    asyncio, "_get_running_loop"
+)
 
 
 class DetachedError(RuntimeError):
     """The handle was detached from its loop while something waited on it."""
 
 
-# -- the attachment --------------------------------------------------------
-class Attachment:
-    """One Flux handle driven by one asyncio loop; see :func:`attach`.
+# -- the selector: asyncio waits in the Flux reactor -------------------------
+_raw_run: Any = None
 
-    Usable as a context manager (``with`` or ``async with``) that detaches
-    on exit.
-    """
 
-    def __init__(self, flux_handle: Flux, loop: asyncio.AbstractEventLoop) -> None:
-        if not isinstance(flux_handle, Flux):
-            raise TypeError("attach() needs a flux_ctypes.Flux handle")
-        self.loop = loop
-        self.flux_handle = flux_handle
-        # A reference of our own on the flux_t: the pollfd must stay valid
-        # until remove_reader(), even if the caller closes its handle first.
-        own = Flux(handle=flux_handle.handle)
+def _reactor_run() -> Any:
+    """flux_reactor_run() returning -1 rather than raising (no Python
+    error check per call: select() calls it once per message of a burst).
+    Not traced by FLUX_CTYPES_TRACE."""
+    global _raw_run
+    if _raw_run is None:
+        lib.flux_reactor_run  # the library and the table entry exist
+        func = load_library().cdll["flux_reactor_run"]  # a new function object
+        func.restype = c_int
+        func.argtypes = [flux_reactor_t, c_int]
+        _raw_run = func
+    return _raw_run
+
+
+def _fileobj_fd(fileobj: Any) -> int:
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
         try:
-            self._reactor = lib.flux_get_reactor(own.handle)
-            self.fd = int(lib.flux_pollfd(own.handle))
-        except BaseException:
-            own.__exit__(None, None, None)
-            raise
-        self._own: Optional[Flux] = own
-        self._hptr = own.handle
-        self.reactor_key = _address(self._reactor)
-        self._thread = threading.get_ident()
-        self._uses = 1
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError("Invalid file object: {!r}".format(fileobj)) from None
+    if fd < 0:
+        raise ValueError("Invalid file descriptor: {}".format(fd))
+    return fd
+
+
+class _KeyMap(Mapping[Any, selectors.SelectorKey]):
+    """What ``get_map()`` returns: file objects to their keys."""
+
+    def __init__(self, selector: "FluxSelector") -> None:
+        self._selector = selector
+
+    def __len__(self) -> int:
+        return len(self._selector._keys)
+
+    def __getitem__(self, fileobj: Any) -> selectors.SelectorKey:
+        try:
+            return self._selector._keys[_fileobj_fd(fileobj)]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+
+    def __iter__(self) -> Any:
+        return iter([key.fileobj for key in self._selector._keys.values()])
+
+
+# The selectors whose fd watchers C may call, by key: (selector, fd).
+_FD_WATCH: "Registry[Tuple[FluxSelector, int]]" = Registry("aio-fd")
+_fd_lookup = _FD_WATCH.lookup
+
+
+def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+    entry = _fd_lookup(key)
+    if entry is not None:
+        entry[0]._fd_ready(entry[1], revents)
+
+
+def _nothing_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+    pass  # the select() timeout: firing is all it has to do
+
+
+_on_fd = trampoline(flux_watcher_f, _fd_cb, c_void_p, c_void_p, c_int, c_void_p)
+_on_timeout = trampoline(flux_watcher_f, _nothing_cb, c_void_p, c_void_p, c_int, c_void_p)
+
+
+class FluxSelector(selectors.BaseSelector):
+    """A :mod:`selectors` selector that waits in a Flux reactor: registered
+    fds are Flux fd watchers, and ``select(timeout)`` is one iteration of
+    the reactor, which also runs every other Flux watcher and continuation
+    that is due.  Owns one reference on its reactor (``reactor``)."""
+
+    def __init__(self) -> None:
+        self._reactor: Any = lib.flux_reactor_create(0)
+        self._keys: Dict[int, selectors.SelectorKey] = {}
+        self._watchers: Dict[int, Tuple[Any, int]] = {}  # fd: (watcher, key)
+        self._ready: Dict[int, int] = {}  # fd: FLUX_POLL* seen
+        self._paused: Set[int] = set()
+        self._selecting = False
+        self._bound = False  # a handle has this reactor: never swap it
+        self._lost_seen = False  # a handle of this reactor lost its connection
+        self._held = False  # the last iteration left referenced watchers active
         self._closed = False
-        self._reading = False
-        self._driving = False
-        self._kicked = False
-        self._progress = 0  # bumped whenever a callback of ours ran
-        self.runs = 0  # reactor iterations so far (to see that idle is idle)
-        self._counters = flux_msgcounters_t()
-        self._timer: "Optional[asyncio.TimerHandle]" = None
-        self._timer_when = 0.0
-        self._subscriptions: Dict[bytes, int] = {}
+        self._timer: Any = None
+        self._make_timer()
+        self.loop: "Optional[EventLoop]" = None
+        self.iterations = 0  # select() calls, to see that idle is idle
+        self.loop_ref: "Callable[[], Optional[EventLoop]]" = _no_loop
 
-    def _start(self) -> None:
-        self.loop.add_reader(self.fd, self._drive)
-        self._reading = True
-        self.kick()  # messages may be queued already: the fd won't say so
+    @property
+    def reactor(self) -> Any:
+        """The ``flux_reactor_t *`` asyncio blocks in."""
+        return self._reactor
 
-    # -- driving -----------------------------------------------------------
-    def kick(self) -> None:
-        """Run the reactor soon, from the loop, even though its fd did not
-        wake up (after starting a timer or fulfilling a FutureExt from a
-        coroutine).  Safe to call from any thread."""
-        if self._kicked or self._closed:
-            return
-        self._kicked = True
-        if threading.get_ident() == self._thread:
-            self.loop.call_soon(self._drive)
-        else:
-            self.loop.call_soon_threadsafe(self._drive)
+    def _make_timer(self) -> None:
+        self._timer = lib.flux_timer_watcher_create(self._reactor, 0.0, 0.0, _on_timeout, None)
 
-    def _drive(self) -> None:
-        """Run the reactor (NOWAIT) until it has nothing to do, or for at
-        most BATCH iterations, after which the rest waits its turn.
+    # -- BaseSelector ------------------------------------------------------
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        if not events or events & ~(selectors.EVENT_READ | selectors.EVENT_WRITE):
+            raise ValueError("Invalid events: {!r}".format(events))
+        fd = _fileobj_fd(fileobj)
+        if fd in self._keys:
+            raise KeyError("{!r} (FD {}) is already registered".format(fileobj, fd))
+        key = selectors.SelectorKey(fileobj, fd, events, data)
+        self._keys[fd] = key
+        self._watch(fd, events)
+        return key
 
-        "Nothing to do" can't be asked of the reactor; it is inferred:
-        QUIET_RUNS iterations in a row began with no message waiting
-        (flux_pollevents), called none of our callbacks, gave the reactor
-        no work from Python (see _reactor_has_work), and received no
-        message (one may arrive during an iteration and be dispatched by
-        it, its edge on the fd consumed, its continuation still to run).
-        """
-        self._kicked = False
-        if self._closed or self._driving:
-            return
-        hptr = self._hptr
-        reactor = self._reactor
-        pollevents = lib.flux_pollevents
-        run = lib.flux_reactor_run
-        finished = False
-        quiet = 0
-        runs = 0
-        received = 0
-        burst = 1
-        st = state
-        self._driving = True
-        st.reactor_depth += 1
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
         try:
-            while runs < BATCH:
-                events = pollevents(hptr)
-                if events & FLUX_POLLERR:
-                    self._lost()
-                    finished = True
-                    return
-                busy = events & FLUX_POLLIN
-                if not busy and not quiet:
-                    received = self._received()
-                mark = self._progress
-                # Each run dispatches at most one message: while they keep
-                # coming, ask flux_pollevents() less often.
-                if busy:
-                    turns = burst
-                    burst = min(2 * burst, MAX_BURST)
+            fd = _fileobj_fd(fileobj)
+            key = self._keys.pop(fd)
+        except (KeyError, ValueError):
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        self._unwatch(fd)
+        return key
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        try:
+            fd = _fileobj_fd(fileobj)
+            key = self._keys[fd]
+        except (KeyError, ValueError):
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        if events != key.events:
+            self.unregister(fileobj)
+            return self.register(fileobj, events, data)
+        if data is not key.data:
+            key = key._replace(data=data)
+            self._keys[fd] = key
+        return key
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return _KeyMap(self)
+
+    def _watch(self, fd: int, events: int) -> None:
+        flux_events = 0
+        if events & selectors.EVENT_READ:
+            flux_events |= FLUX_POLLIN
+        if events & selectors.EVENT_WRITE:
+            flux_events |= FLUX_POLLOUT
+        wkey = _FD_WATCH.add((self, fd))
+        try:
+            watcher = lib.flux_fd_watcher_create(self._reactor, fd, flux_events, _on_fd, wkey)
+        except BaseException:
+            _FD_WATCH.discard(wkey)
+            raise
+        # Unreferenced: asyncio's fds alone must not keep a reactor_run()
+        # from returning (a coroutine may run one); select() holds the
+        # reactor with its timer instead.
+        lib.flux_watcher_unref(watcher)
+        lib.flux_watcher_start(watcher)
+        self._watchers[fd] = (watcher, wkey)
+
+    def _unwatch(self, fd: int) -> None:
+        watcher, wkey = self._watchers.pop(fd)
+        _FD_WATCH.discard(wkey)
+        lib.flux_watcher_destroy(watcher)
+        self._ready.pop(fd, None)
+        self._paused.discard(fd)
+
+    def _fd_ready(self, fd: int, revents: int) -> None:
+        ready = self._ready
+        ready[fd] = ready.get(fd, 0) | revents
+        if not self._selecting:
+            # A reactor_run() outside select() (from a coroutine): libev
+            # watches levels, so rest until the next select() reports it.
+            entry = self._watchers.get(fd)
+            if entry is not None:
+                lib.flux_watcher_stop(entry[0])
+                self._paused.add(fd)
+
+    def select(self, timeout: Optional[float] = None) -> List[Tuple[selectors.SelectorKey, int]]:
+        reactor = self._reactor
+        self.iterations += 1
+        if self._paused:
+            for fd in self._paused:
+                lib.flux_watcher_start(self._watchers[fd][0])
+            self._paused.clear()
+        timer = None
+        if self._ready or (timeout is not None and timeout <= 0):
+            flags = FLUX_REACTOR_NOWAIT
+        else:
+            flags = FLUX_REACTOR_ONCE
+            # libev blocks only while some referenced watcher is active;
+            # asyncio's fds are unreferenced, so the timer holds it.  With no
+            # deadline and referenced watchers left by the last iteration,
+            # it isn't needed (if they went meanwhile, this iteration just
+            # doesn't block, and the next one has the timer).
+            if timeout is not None or not self._held:
+                timer = self._timer
+                if timeout is None:
+                    timeout = _FOREVER
                 else:
-                    turns = burst = 1
-                runs += turns
-                try:
-                    while turns:
-                        turns -= 1
-                        run(reactor, FLUX_REACTOR_NOWAIT)
-                except OSError as exc:
-                    self._report(exc)
-                if self._closed:
-                    finished = True
-                    return
-                # flux_pollevents() is edge-triggered: POLLIN still set
-                # means more messages wait and the fd will not say so again.
-                if busy or self._progress != mark:
-                    quiet = 0
-                    continue
-                quiet += 1
-                if quiet < QUIET_RUNS:
-                    continue
-                if self._received() != received:
-                    quiet = 0
-                    continue
-                finished = True
-                break
+                    # The timer counts from the reactor's cached "now", as
+                    # old as the last iteration: bring it up to date first.
+                    lib.flux_reactor_now_update(reactor)
+                lib.flux_timer_watcher_reset(timer, timeout, 0.0)
+                lib.flux_watcher_start(timer)
+        st = state
+        self._selecting = True
+        st.reactor_depth += 1
+        run = _reactor_run()
+        try:
+            mark = _completed[0]
+            # ev_run() returns how many referenced watchers are active, or
+            # -1 when stopped with an error.
+            active = run(reactor, flags)
+            # While iterations complete awaiters (a burst of responses), run
+            # a few more before asyncio's turn, to spread its per-iteration
+            # cost.  Any number of reactor iterations per select() is
+            # correct: this only trades a little latency for throughput.
+            turns = BURST
+            while turns and active >= 0 and _completed[0] != mark and not self._ready:
+                mark = _completed[0]
+                active = run(reactor, FLUX_REACTOR_NOWAIT)
+                turns -= 1
+            failed = active < 0
+            if timer is not None:
+                active -= 1
+            self._held = active > 0
         finally:
             st.reactor_depth -= 1
-            self.runs += runs
-            self._driving = False
-            if self._closed:
-                self._release_handle()
-            elif not finished:
-                self.kick()  # interrupted or out of turns: carry on soon
-        self._schedule_timers()
+            self._selecting = False
+            if timer is not None:
+                lib.flux_watcher_stop(timer)
+        if failed:
+            self._stopped_with_error()
+        ready = self._ready
+        if not ready:
+            return []
+        self._ready = {}
+        keys = self._keys
+        out = []
+        for fd, revents in ready.items():
+            key = keys.get(fd)
+            if key is None:
+                continue
+            events = 0
+            if revents & (FLUX_POLLIN | FLUX_POLLERR):
+                events |= selectors.EVENT_READ
+            if revents & (FLUX_POLLOUT | FLUX_POLLERR):
+                events |= selectors.EVENT_WRITE
+            events &= key.events
+            if events:
+                out.append((key, events))
+        return out
 
-    def _received(self) -> int:
-        """Messages the handle has received so far, of any type."""
-        counters = self._counters
-        lib.flux_get_msgcounters(self._hptr, ctypes.byref(counters))
-        return int(counters.request_rx + counters.response_rx
-                   + counters.event_rx + counters.control_rx)
-
-    def _report(self, exc: OSError) -> None:
-        """A run stopped with an error: the exception a Flux callback left
-        behind goes to the loop's exception handler."""
+    def _stopped_with_error(self) -> None:
+        """The reactor stopped with an error: a Flux callback raised, or a
+        handle lost its connection (its watcher stops the reactor)."""
         pending = state.exception
         state.exception = None
-        error: BaseException = pending if pending is not None else exc
-        if not isinstance(error, Exception):
-            raise error  # KeyboardInterrupt, SystemExit: stop the loop
-        self.loop.call_exception_handler({
+        if pending is not None and not isinstance(pending, Exception):
+            raise pending  # KeyboardInterrupt, SystemExit: out of the loop
+        if [att for att in _attachments_of(self) if att._check_lost()]:
+            self._lost_seen = True
+        if pending is None and self._lost_seen:
+            # A handle of this reactor lost its connection: what waited on
+            # it failed with ECONNRESET.  Its message watcher keeps stopping
+            # the reactor (as it would stop reactor_run()) until the futures
+            # and watchers of that handle are gone.
+            return
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_exception_handler({
             "message": "exception in a Flux reactor callback",
-            "exception": error,
-            "flux_handle": self.flux_handle,
+            "exception": pending if pending is not None else OSError(
+                "the Flux reactor stopped with an error"
+            ),
+            "reactor": self._reactor,
         })
 
-    def _lost(self) -> None:
-        """The handle reports an error (connection lost): stop watching it
-        and fail everything waiting on it."""
-        if self._reading:
-            self.loop.remove_reader(self.fd)
-            self._reading = False
-        self._cancel_timer()
-        self._close_links(OSError(errno.ECONNRESET, "connection to Flux lost"))
+    def adopt(self, reactor: Any) -> None:
+        """Wait in ``reactor`` (another reference on it) instead of the
+        reactor made for this selector, which no handle uses yet."""
+        if self._bound or self._selecting:
+            raise RuntimeError("this event loop's reactor is in use")
+        _forget(self)
+        lib.flux_reactor_incref(reactor)
+        fds = {fd: key.events for fd, key in self._keys.items()}
+        for fd in fds:
+            self._unwatch(fd)
+        lib.flux_watcher_destroy(self._timer)
+        old, self._reactor = self._reactor, reactor
+        lib.flux_reactor_decref(old)
+        self._make_timer()
+        self._held = False
+        for fd, events in fds.items():
+            self._watch(fd, events)
+        self._bound = True
 
-    # -- timers ------------------------------------------------------------
-    def _next_timer(self) -> Optional[float]:
-        """Seconds until the earliest started flux_ctypes timer of this
-        reactor fires, or None."""
-        if not lib.has("flux_watcher_is_active"):
-            return None
-        earliest: Optional[float] = None
-        for watcher in _watchers._ACTIVE:
-            if isinstance(watcher, MessageWatcher) or watcher.closed:
-                continue
-            if _address(watcher.flux_handle.get_reactor()) != self.reactor_key:
-                continue
-            if not lib.flux_watcher_is_active(watcher.handle):
-                continue
-            wakeup = float(lib.flux_watcher_next_wakeup(watcher.handle))
-            if wakeup < 0:  # not a timer or periodic watcher
-                continue
-            if earliest is None or wakeup < earliest:
-                earliest = wakeup
-        if earliest is None:
-            return None
-        # next_wakeup is on the reactor's clock; the reactor just ran, so
-        # its cached "now" is current.
-        return max(0.0, earliest - float(lib.flux_reactor_now(self._reactor)))
-
-    def _schedule_timers(self) -> None:
+    def close(self) -> None:
         if self._closed:
             return
-        delay = self._next_timer()
-        if delay is None:
-            self._cancel_timer()
-            return
-        when = self.loop.time() + delay + 1e-4
-        if self._timer is not None:
-            if abs(self._timer_when - when) < 1e-3:
-                return
-            self._timer.cancel()
-        self._timer_when = when
-        self._timer = self.loop.call_at(when, self._on_timer)
-
-    def _on_timer(self) -> None:
+        self._closed = True
+        _forget(self)
+        for fd in list(self._watchers):
+            self._unwatch(fd)
+        self._keys.clear()
+        lib.flux_watcher_destroy(self._timer)
         self._timer = None
-        self._drive()
+        # Handles bound to this reactor keep their own references on it.
+        lib.flux_reactor_decref(self._reactor)
+        self.loop = None
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
-    # -- lifetime ----------------------------------------------------------
+class EventLoop(asyncio.SelectorEventLoop):
+    """An asyncio event loop whose waits are Flux reactor iterations (see
+    :class:`FluxSelector`).  ``reactor`` is the reactor handles attached to
+    it use."""
+
+    def __init__(self) -> None:
+        selector = FluxSelector()
+        super().__init__(selector)
+        selector.loop = self
+        selector.loop_ref = weakref.ref(self)
+        self.flux_selector = selector
+
+    @property
+    def reactor(self) -> Any:
+        return self.flux_selector.reactor
+
+    def close(self) -> None:
+        """Close the loop; its attachments end (see Attachment.detach())."""
+        if not self.is_running():
+            for att in _attachments_of(self.flux_selector):
+                att._uses = 1
+                att.detach()
+        super().close()
+
+
+def new_event_loop() -> EventLoop:
+    """A new :class:`EventLoop` (not set as the current loop)."""
+    return EventLoop()
+
+
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """``asyncio.set_event_loop_policy(aio.EventLoopPolicy())`` makes every
+    new loop (``asyncio.run()``'s too) an :class:`EventLoop`."""
+
+    def new_event_loop(self) -> EventLoop:
+        return EventLoop()
+
+
+def _all_tasks(loop: asyncio.AbstractEventLoop) -> "Set[asyncio.Task[Any]]":
+    all_tasks = getattr(asyncio, "all_tasks", None)  # 3.7+
+    if all_tasks is None:
+        all_tasks = getattr(asyncio.Task, "all_tasks")
+    return {t for t in all_tasks(loop) if not t.done()}
+
+
+def run(main: "Coroutine[Any, Any, T]", debug: Optional[bool] = None) -> T:
+    """``asyncio.run(main)`` on a new :class:`EventLoop` (on Python 3.6 too):
+    run the coroutine, cancel what it left running, close the loop."""
+    if _running_loop() is not None:
+        raise RuntimeError("aio.run() cannot be called from a running event loop")
+    if not asyncio.iscoroutine(main):
+        raise ValueError("a coroutine was expected, got {!r}".format(main))
+    loop = EventLoop()
+    try:
+        asyncio.set_event_loop(loop)
+        if debug is not None:
+            loop.set_debug(debug)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            tasks = _all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+# -- handles --------------------------------------------------------------------
+# Attachments by flux_t address.
+_ATTACHED: "Dict[int, Attachment]" = {}
+_ATTACH_LOCK = threading.Lock()
+# The key under which a handle keeps its reference on the loop's reactor.
+_REACTOR_REF = b"flux_ctypes::aio::reactor"
+_decref_address = 0
+
+
+def _attachments_of(selector: FluxSelector) -> "List[Attachment]":
+    return [att for att in list(_ATTACHED.values()) if att.loop.flux_selector is selector]
+
+
+def _give_reactor(flux_handle: Flux, selector: FluxSelector) -> None:
+    """Make ``selector``'s reactor the handle's (see the module docstring)."""
+    global _decref_address
+    hptr = flux_handle.handle
+    if not _address(hptr):
+        raise ValueError("the Flux handle is closed")
+    reactor = selector.reactor
+    try:
+        lib.flux_set_reactor(hptr, reactor)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+        own = lib.flux_get_reactor(hptr)
+        if _address(own) == _address(reactor):
+            return  # attached to this loop before
+        if selector._bound:
+            raise RuntimeError(
+                "this Flux handle already has a reactor of its own (it was used "
+                "before being attached) and the event loop already serves another "
+                "handle: attach a handle before its first RPC or watcher"
+            ) from None
+        selector.adopt(own)  # the loop's first handle: use its reactor
+        return
+    selector._bound = True
+    # The handle keeps a reference on the reactor, given back when the
+    # handle is destroyed, so neither may outlive the other unsafely.
+    if not _decref_address:
+        _decref_address = _address(
+            ctypes.cast(load_library().cdll.flux_reactor_decref, c_void_p)
+        )
+    lib.flux_reactor_incref(reactor)
+    try:
+        lib.flux_aux_set(hptr, _REACTOR_REF, _address(reactor), _decref_address)
+    except OSError:
+        lib.flux_reactor_decref(reactor)
+        raise
+
+
+class Attachment:
+    """One Flux handle served by one :class:`EventLoop`; see :func:`attach`.
+
+    A context manager (``with`` or ``async with``) that detaches on exit.
+    It keeps the handle (the Python object) only while attached."""
+
+    def __init__(self, flux_handle: Flux, loop: EventLoop) -> None:
+        self.loop = loop
+        self.flux_handle: Optional[Flux] = flux_handle
+        self.handle_address = _address(flux_handle.handle)
+        self._uses = 1
+        self._closed = False
+        self._lost = False
+        self._subscriptions: Dict[bytes, int] = {}
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def subscriptions(self) -> Dict[str, int]:
+        """Event topics this attachment subscribed to, with their users."""
+        return {t.decode("utf-8"): n for t, n in self._subscriptions.items()}
+
     def detach(self) -> None:
-        """Stop driving the handle.  Whatever still waits on it (awaits,
-        streams, event subscriptions) raises :class:`DetachedError`."""
+        """Undo one :func:`attach`.  At the last, whatever still waits on the
+        handle (awaits, streams, event subscriptions) raises
+        :class:`DetachedError`.  The handle keeps the loop's reactor."""
         if self._closed:
             return
         self._uses -= 1
         if self._uses > 0:
             return
-        global _last_lookup
         with _ATTACH_LOCK:
-            if _ATTACHED.get(self.reactor_key) is self:
-                del _ATTACHED[self.reactor_key]
-                if not _ATTACHED:
-                    _hook(False)
-            if _last_lookup[1] is self:
-                _last_lookup = (None, None)
+            if _ATTACHED.get(self.handle_address) is self:
+                del _ATTACHED[self.handle_address]
         self._close_links(DetachedError("Flux handle detached from its event loop"))
         self._closed = True
-        if self._reading:
-            self.loop.remove_reader(self.fd)
-            self._reading = False
-        self._cancel_timer()
-        if not self._driving:
-            self._release_handle()
+        self.flux_handle = None
+
+    def _check_lost(self) -> bool:
+        """True (and what waits on it failed) if the connection is gone."""
+        if self._lost:
+            return True
+        h = self.flux_handle
+        if h is None or not _address(h.handle):  # detached, or closed
+            return False
+        try:
+            events = int(lib.flux_pollevents(h.handle))
+        except (OSError, ctypes.ArgumentError):
+            events = FLUX_POLLERR
+        if not events & FLUX_POLLERR:
+            return False
+        self._lost = True
+        self._close_links(OSError(errno.ECONNRESET, "connection to Flux lost"))
+        return True
 
     def _close_links(self, error: BaseException) -> None:
         for link in _LINKS:  # a copy: abort() unregisters
-            if link.att is self:
+            if link.belongs_to(self):
                 link.abort(error)
-
-    def _release_handle(self) -> None:
-        own, self._own = self._own, None
-        if own is not None:
-            own.__exit__(None, None, None)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def __enter__(self) -> "Attachment":
         return self
@@ -386,9 +668,12 @@ class Attachment:
 
     # -- event subscriptions (counted: one broker subscription per topic) --
     def _subscribe(self, topic: bytes) -> None:
+        h = self.flux_handle
+        if h is None or not _address(h.handle):
+            raise DetachedError("Flux handle detached from its event loop (or closed)")
         count = self._subscriptions.get(topic, 0)
         if count == 0:
-            lib.flux_event_subscribe(self._hptr, topic)
+            lib.flux_event_subscribe(h.handle, topic)
         self._subscriptions[topic] = count + 1
 
     def _unsubscribe(self, topic: bytes) -> None:
@@ -397,54 +682,66 @@ class Attachment:
             self._subscriptions[topic] = count
             return
         self._subscriptions.pop(topic, None)
-        if self._own is not None:
+        h = self.flux_handle
+        if h is not None and _address(h.handle) and not self._lost:
             try:
-                lib.flux_event_unsubscribe(self._hptr, topic)
-            except OSError:
+                lib.flux_event_unsubscribe(h.handle, topic)
+            except (OSError, ctypes.ArgumentError):
                 pass  # the connection is gone: so is the subscription
 
     def __repr__(self) -> str:
-        return "<flux_ctypes.aio.Attachment fd={} {}>".format(
-            self.fd, "detached" if self._closed else "attached"
+        return "<flux_ctypes.aio.Attachment 0x{:x} {}>".format(
+            self.handle_address, "detached" if self._closed else "attached"
         )
 
 
-def attach(
-    flux_handle: Flux, loop: Optional[asyncio.AbstractEventLoop] = None
-) -> Attachment:
-    """Drive ``flux_handle`` from ``loop`` (default: the running loop, else
-    the current one).  Call it in the loop's thread.  Attaching a handle
-    already attached to the same loop returns the same attachment, which
-    then needs one more detach()."""
+def _event_loop(loop: Optional[asyncio.AbstractEventLoop]) -> EventLoop:
     if loop is None:
         loop = _running_loop() or asyncio.get_event_loop()
-    reactor_key = _address(flux_handle.get_reactor())
+    if not isinstance(loop, EventLoop):
+        raise TypeError(
+            "{} can't serve Flux handles: only a flux_ctypes.aio.EventLoop can "
+            "(use aio.run(), aio.new_event_loop() or aio.EventLoopPolicy)".format(
+                type(loop).__name__
+            )
+        )
+    return loop
+
+
+def attach(flux_handle: Flux, loop: Optional[asyncio.AbstractEventLoop] = None) -> Attachment:
+    """Serve ``flux_handle`` from ``loop`` (default: the running loop, else
+    the current one), which must be an :class:`EventLoop`: the handle gets
+    the loop's reactor (see the module docstring).  Attaching again to the
+    same loop returns the same attachment, which then needs one more
+    detach()."""
+    if not isinstance(flux_handle, Flux):
+        raise TypeError("attach() needs a flux_ctypes.Flux handle")
+    ev_loop = _event_loop(loop)
+    key = _address(flux_handle.handle)
     with _ATTACH_LOCK:
-        current = _ATTACHED.get(reactor_key)
+        current = _ATTACHED.get(key)
+        if current is not None and (
+            current.flux_handle is None or _address(current.flux_handle.handle) != key
+        ):
+            current = None  # that handle was closed: this one reuses its memory
         if current is not None:
-            if current.loop is not loop:
+            if current.loop is not ev_loop:
                 raise RuntimeError("this Flux handle is already attached to another event loop")
-            if _address(current._hptr) != _address(flux_handle.handle):
-                raise RuntimeError(
-                    "another Flux handle sharing this handle's reactor is attached"
-                )
             current._uses += 1
             return current
-        att = Attachment(flux_handle, loop)
-        if not _ATTACHED:
-            _hook(True)
-        _ATTACHED[reactor_key] = att
-    try:
-        att._start()
-    except BaseException:
-        att.detach()
-        raise
+        _give_reactor(flux_handle, ev_loop.flux_selector)
+        att = Attachment(flux_handle, ev_loop)
+        _ATTACHED[key] = att
     return att
 
 
 def attachment(flux_handle: Flux) -> Optional[Attachment]:
-    """The attachment driving ``flux_handle``, or None."""
-    return _ATTACHED.get(_address(flux_handle.get_reactor()))
+    """The attachment serving ``flux_handle``, or None."""
+    key = _address(flux_handle.handle)
+    att = _ATTACHED.get(key)
+    if att is None or att.flux_handle is None or _address(att.flux_handle.handle) != key:
+        return None
+    return att
 
 
 def detach(flux_handle: Flux) -> None:
@@ -454,76 +751,12 @@ def detach(flux_handle: Flux) -> None:
         att.detach()
 
 
-def kick(flux_handle: Flux) -> None:
-    """:meth:`Attachment.kick` for the attachment of ``flux_handle``."""
-    att = attachment(flux_handle)
-    if att is not None:
-        att.kick()
-
-
-def _reactor_has_work(reactor: Any) -> None:
-    """Python code gave ``reactor`` work its fd won't announce (fulfilled a
-    future, started a watcher): run it soon, or keep running it."""
-    att = _ATTACHED.get(_address(reactor)) if reactor else None
-    if att is None:
-        return
-    if att._driving and threading.get_ident() == att._thread:
-        att._progress += 1  # from a callback of this very run: go on
-    else:
-        att.kick()
-
-
-def _hook(on: bool) -> None:
-    """Be in flux_ctypes.callbacks.WORK_HOOKS while anything is attached.
-
-    Where present, it is called by FutureExt.fulfill(),
-    Future.fulfill_error()/then()/reset() and Watcher.start(); without it,
-    call Attachment.kick() after those (from a coroutine)."""
-    hooks = getattr(_callbacks, "WORK_HOOKS", None)
-    if not isinstance(hooks, list):
-        return
-    if on and _reactor_has_work not in hooks:
-        hooks.append(_reactor_has_work)
-    elif not on and _reactor_has_work in hooks:
-        hooks.remove(_reactor_has_work)
-
-
-def attachment_for_future(fut: Future) -> Optional[Attachment]:
-    """The attachment driving ``fut``'s reactor, or None."""
-    global _last_lookup
-    owner = getattr(fut, "flux_handle", None)
-    if isinstance(owner, Flux) and owner._reactor is not None:
-        reactor = owner._reactor  # an RPC: its handle's reactor, cached
-        last_reactor, att = _last_lookup
-        if last_reactor is reactor and att is not None and not att._closed:
-            return att
-        att = _ATTACHED.get(_address(reactor))
-        _last_lookup = (reactor, att)
-        return att
-    reactor = lib.flux_future_get_reactor(fut.handle)
-    return _ATTACHED.get(_address(reactor)) if reactor else None
-
-
-def _attachment_of_future(fut: Future) -> Attachment:
-    att = attachment_for_future(fut)
-    if att is None:
-        raise RuntimeError(
-            "the Flux handle of {!r} is not attached to an event loop: "
-            "use flux_ctypes.aio.attach(handle) first".format(fut)
-        )
-    running = _running_loop()
-    if running is not None and running is not att.loop:
-        raise RuntimeError("the Flux handle of this future is attached to another event loop")
-    return att
-
-
-# -- callbacks from C ------------------------------------------------------
+# -- callbacks from C ----------------------------------------------------------
 class _Link:
     """Something registered in ``_LINKS`` for C to call back."""
 
     __slots__ = ()
     key: int
-    att: Attachment
 
     def fulfilled(self) -> None:
         raise NotImplementedError
@@ -531,18 +764,29 @@ class _Link:
     def abort(self, error: BaseException) -> None:
         raise NotImplementedError
 
+    def belongs_to(self, att: Attachment) -> bool:
+        raise NotImplementedError
+
+
+# Every Flux future, stream and subscription an awaiter waits on: what C
+# may call back into (keys are what ``flux_future_then`` stores).
+_LINKS: "Registry[_Link]" = Registry("aio")
+_link_lookup = _LINKS.lookup
+_links_discard = _LINKS.discard
+
 
 def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
-    link = _LINKS.get(key)
+    link = _link_lookup(key)
     if link is None:  # cancelled or detached meanwhile: drop it
         return
+    _completed[0] += 1
     try:
         link.fulfilled()
     except BaseException as exc:  # nothing may cross back into C
         fail(exc, lib.flux_future_get_reactor(fptr))
 
 
-_on_fulfilled = flux_continuation_f(_fulfilled_cb)  # made once
+_on_fulfilled = trampoline(flux_continuation_f, _fulfilled_cb, c_void_p, c_void_p)
 
 
 def _outcome(fut: Future) -> Tuple[Any, Optional[Exception]]:
@@ -564,31 +808,37 @@ def _outcome(fut: Future) -> Tuple[Any, Optional[Exception]]:
             state.exception = saved
 
 
-def _then(fut: Future, link: "Union[_Awaiting, _Queue]") -> None:
-    """Register ``link`` for the continuation of ``fut``."""
-    if getattr(fut, "_then_key", 0) or getattr(fut, "_aio_key", 0):
+def _claim(fut: Future, link: "Union[_Awaiting, _ResponseQueue]") -> None:
+    """Take ``fut``'s continuation for ``link`` (Future's event-loop
+    protocol: ``continuation_key``)."""
+    if fut.continuation_key:
         raise OSError(
             errno.EEXIST,
             "{!r} already has a then() callback or another awaiter".format(fut),
         )
-    link.key = _LINKS.add(link)
+    key = link.key = _LINKS.add(link)
     try:
-        lib.flux_future_then(fut.handle, -1.0, _on_fulfilled, link.key)
+        lib.flux_future_then(fut.handle, -1.0, _on_fulfilled, key)
     except OSError:
-        _LINKS.discard(link.key)
+        _LINKS.discard(key)
         raise
-    # Future.then() checks this (see the proposed future.py change), so a
-    # then() callback can't silently replace this continuation.
-    setattr(fut, "_aio_key", link.key)
+    fut.continuation_key = key
 
 
-def _unthen(fut: Future, link: _Link) -> None:
+def _unclaim(fut: Future, link: _Link) -> None:
     _LINKS.discard(link.key)
-    if getattr(fut, "_aio_key", 0) == link.key:
-        setattr(fut, "_aio_key", 0)
+    if fut.continuation_key == link.key:
+        fut.continuation_key = 0
 
 
-# -- awaiting one future ---------------------------------------------------
+def _handle_address_of(fut: Future) -> int:
+    try:
+        return _address(lib.flux_future_get_flux(fut.handle))
+    except (OSError, ctypes.ArgumentError):
+        return 0
+
+
+# -- awaiting one future ---------------------------------------------------------
 class _Awaiting(_FutureBase, _Link):
     """The asyncio future :func:`wrap` returns.
 
@@ -598,7 +848,7 @@ class _Awaiting(_FutureBase, _Link):
     once when nothing else awaits it.  (One object per await, set up by
     wrap() rather than an __init__: this is the hot path of gather().)"""
 
-    __slots__ = ("key", "att", "_fut", "_leader", "_followers")
+    __slots__ = ("key", "_fut", "_leader", "_followers")
     _fut: Optional[Future]
     _leader: "Optional[_Awaiting]"
     _followers: "Optional[List[_Awaiting]]"
@@ -607,10 +857,23 @@ class _Awaiting(_FutureBase, _Link):
         fut = self._fut
         if fut is None:
             return
-        value, error = _outcome(fut)
         self._fut = None
-        _unthen(fut, self)
-        self.att._progress += 1
+        key = self.key
+        _links_discard(key)
+        if fut.continuation_key == key:
+            fut.continuation_key = 0
+        # _outcome(fut), inlined for the common case: no exception pending.
+        st = state
+        if st.exception is None:
+            error: Optional[Exception] = None
+            try:
+                value = fut.get()
+            except Exception as exc:
+                exc.__traceback__ = None
+                value, error = None, exc
+        else:
+            value, error = _outcome(fut)
+        del fut
         if not self.done():
             if error is None:
                 self.set_result(value)
@@ -627,11 +890,15 @@ class _Awaiting(_FutureBase, _Link):
                 else:
                     waiting.set_exception(error)
 
+    def belongs_to(self, att: Attachment) -> bool:
+        fut = self._fut
+        return fut is not None and _handle_address_of(fut) == att.handle_address
+
     def release(self) -> None:
         fut = self._fut
         if fut is not None:
             self._fut = None
-            _unthen(fut, self)
+            _unclaim(fut, self)
 
     def abort(self, error: BaseException) -> None:
         self.release()
@@ -660,63 +927,125 @@ class _Awaiting(_FutureBase, _Link):
             self._followers = None
 
 
+def _no_loop() -> None:
+    return None
+
+
+# The last RPC reactor found to be an EventLoop's, as (the handle's reactor
+# pointer object, a weak reference to the loop): a handle keeps one pointer
+# object for its reactor, so a burst of RPCs on one handle finds its loop by
+# identity, without asyncio's _get_running_loop() (a microsecond, a tenth
+# of what an RPC costs in a gather).  Reset when that loop's selector closes
+# or changes reactor.
+_fast: Tuple[Any, "Callable[[], Optional[EventLoop]]"] = (None, _no_loop)
+
+
+def _forget(selector: "FluxSelector") -> None:
+    global _fast
+    if _fast[1] is selector.loop_ref:
+        _fast = (None, _no_loop)
+
+
+def _serves(loop: asyncio.AbstractEventLoop, fut: Future) -> bool:
+    """True if ``fut``'s continuations run in ``loop``'s reactor."""
+    global _fast
+    if not isinstance(loop, EventLoop):
+        return False
+    selector = loop.flux_selector
+    owner = getattr(fut, "flux_handle", None)
+    if isinstance(owner, Flux):  # an RPC: its handle's reactor
+        reactor = owner.get_reactor()
+    else:
+        try:
+            reactor = fut.get_reactor()
+        except OSError:
+            return False
+    if _address(reactor) != _address(selector.reactor):
+        return False
+    if isinstance(owner, Flux):
+        _fast = (reactor, selector.loop_ref)
+    return True
+
+
+def _done(loop: asyncio.AbstractEventLoop, fut: Future) -> "_Awaiting":
+    done = _Awaiting(loop=loop)
+    value, error = _outcome(fut)
+    if error is None:
+        done.set_result(value)
+    else:
+        done.set_exception(error)
+    return done
+
+
 def wrap(fut: Future) -> "asyncio.Future[Any]":
     """An asyncio future for ``fut``: its result is what ``fut.get()``
     returns, its exception what ``fut.get()`` raises.
 
-    A future that is not yet fulfilled needs its handle attached (see
-    :func:`attach`); wrapping it takes the future's one continuation slot,
-    so it can't also have a then() callback.  Cancelling the asyncio future
-    (or the task awaiting it) forgets the Flux future: a late response is
-    dropped.  Gather many of these (rather than of coroutines) for speed:
-    ``await asyncio.gather(*(aio.wrap(h.rpc(...)) for ...))``.
+    A future that is not yet fulfilled needs its handle attached to the
+    running loop (see :func:`attach`); wrapping it takes the future's one
+    continuation, so it can't also have a then() callback.  Cancelling the
+    asyncio future (or the task awaiting it) forgets the Flux future: a late
+    response is dropped.  Gather many of these (rather than of coroutines)
+    for speed: ``await asyncio.gather(*(aio.wrap(h.rpc(...)) for ...))``.
     """
     if not isinstance(fut, Future):
         raise TypeError("wrap() needs a flux_ctypes Future, not {}".format(type(fut).__name__))
-    att = attachment_for_future(fut)
-    if att is None:
-        if not lib.flux_future_is_ready(fut.handle):
-            _attachment_of_future(fut)  # raises the explanation
-        # Nothing to wait for, so no loop to drive anything.
-        done = _Awaiting(loop=_running_loop() or asyncio.get_event_loop())
-        value, error = _outcome(fut)
-        if error is None:
-            done.set_result(value)
-        else:
-            done.set_exception(error)
-        return done
-    running = _running_loop()
-    if running is not None and running is not att.loop:
-        raise RuntimeError("the Flux handle of this future is attached to another event loop")
-    waiting = _Awaiting(loop=att.loop)
-    waiting.att = att
-    key = getattr(fut, "_aio_key", 0)
-    leader = _LINKS.get(key) if key else None
-    if isinstance(leader, _Awaiting) and leader._fut is fut:
-        # A second wrap() of a future already awaited follows the first.
-        waiting._fut = None
-        waiting._leader = leader
-        if leader._followers is None:
-            leader._followers = []
-        leader._followers.append(waiting)
-        return waiting
+    key = fut.continuation_key
+    owner = getattr(fut, "flux_handle", None)
+    if not key and owner is not None:
+        reactor, loop_ref = _fast
+        if owner.get_reactor() is reactor:
+            fast_loop = loop_ref()
+            if fast_loop is not None:
+                return _await_in(fast_loop, fut)
+    loop = _running_loop() or asyncio.get_event_loop()
+    if key:
+        leader = _link_lookup(key)
+        if isinstance(leader, _Awaiting) and leader._fut is fut:
+            # A second wrap() of a future already awaited follows the first.
+            waiting = _Awaiting(loop=loop)
+            waiting._fut = None
+            waiting._leader = leader
+            if leader._followers is None:
+                leader._followers = []
+            leader._followers.append(waiting)
+            return waiting
+        if lib.flux_future_is_ready(fut.handle):
+            return _done(loop, fut)
+        raise OSError(
+            errno.EEXIST,
+            "{!r} already has a then() callback or another awaiter".format(fut),
+        )
+    if not _serves(loop, fut):
+        if lib.flux_future_is_ready(fut.handle):
+            return _done(loop, fut)  # nothing to wait for
+        _event_loop(loop)  # raises TypeError for a loop of another kind
+        raise RuntimeError(
+            "the Flux handle of {!r} is not attached to this event loop: "
+            "use flux_ctypes.aio.attach(handle) first".format(fut)
+        )
+    return _await_in(loop, fut)
+
+
+def _await_in(loop: asyncio.AbstractEventLoop, fut: Future) -> "_Awaiting":
+    """The awaiter of ``fut``, whose continuation runs in ``loop``."""
+    waiting = _Awaiting(loop=loop)
     waiting._fut = fut
     waiting._leader = None
     waiting._followers = None
-    if key or getattr(fut, "_then_key", 0):
-        _then(fut, waiting)  # raises EEXIST
-    # _then(fut, waiting), inlined: this is the hot path of gather().
+    # _claim(fut, waiting), inlined: this is the hot path of gather().  A
+    # future fulfilled already calls back at the next reactor iteration.
     key = waiting.key = _LINKS.add(waiting)
     try:
         lib.flux_future_then(fut.handle, -1.0, _on_fulfilled, key)
     except OSError:
         _LINKS.discard(key)
         raise
-    fut._aio_key = key  # type: ignore[attr-defined]
-    # A future fulfilled already (or by a FutureExt's init callback, which
-    # flux_future_then() runs) calls back at the next reactor run.
-    att.kick()
+    fut.continuation_key = key
     return waiting
+
+
+Future.await_hook = wrap
 
 
 async def result(fut: Future) -> Any:
@@ -728,13 +1057,14 @@ async def result(fut: Future) -> Any:
     return await waiting
 
 
-# -- streams -----------------------------------------------------------------
+# -- streams ---------------------------------------------------------------------
 class _Queue(_Link):
     """A buffer C fills (or an error ends) and ``__anext__`` empties."""
 
-    def __init__(self, att: Attachment) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.key = 0
-        self.att = att
+        self.loop = loop
+        self.thread = threading.get_ident()
         self.items: Deque[Tuple[Any, Optional[BaseException]]] = collections.deque()
         self.ended = False
         self.waiter: "Optional[asyncio.Future[None]]" = None
@@ -748,7 +1078,6 @@ class _Queue(_Link):
         self._wake()
 
     def _wake(self) -> None:
-        self.att._progress += 1
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
@@ -759,7 +1088,7 @@ class _Queue(_Link):
         while not self.items:
             if self.ended:
                 raise StopAsyncIteration
-            waiter = self.att.loop.create_future()
+            waiter = self.loop.create_future()
             self.waiter = waiter
             await waiter
         value, error = self.items.popleft()
@@ -777,17 +1106,18 @@ class _Queue(_Link):
 
 
 class _ResponseQueue(_Queue):
-    def __init__(self, att: Attachment, fut: Future) -> None:
-        super().__init__(att)
+    def __init__(self, loop: asyncio.AbstractEventLoop, fut: Future) -> None:
+        super().__init__(loop)
         self.fut = fut
         self.registered = False
+        # The attachment serving the future's handle when the stream was made.
+        self.att = _ATTACHED.get(_handle_address_of(fut))
 
     def register(self) -> None:
-        if self.att.closed:
+        if self.att is not None and self.att.closed:
             raise DetachedError("Flux handle detached from its event loop")
-        _then(self.fut, self)
+        _claim(self.fut, self)
         self.registered = True
-        self.att.kick()
 
     def fulfilled(self) -> None:
         value, error = _outcome(self.fut)
@@ -801,23 +1131,23 @@ class _ResponseQueue(_Queue):
         self.close()
         self.end()
 
+    def belongs_to(self, att: Attachment) -> bool:
+        return self.registered and _handle_address_of(self.fut) == att.handle_address
+
     def close(self) -> None:
         if self.registered:
             self.registered = False
-            _unthen(self.fut, self)
+            _unclaim(self.fut, self)
 
 
 def _close_soon(queue: _Queue) -> None:
     """Finalizer of a stream the program dropped (``break`` out of its
     ``async for``): close it in the loop's thread."""
-    att = queue.att
-    if att.closed:
-        return
-    if threading.get_ident() == att._thread:
+    if threading.get_ident() == queue.thread:
         queue.close()
         return
     try:
-        att.loop.call_soon_threadsafe(queue.close)
+        queue.loop.call_soon_threadsafe(queue.close)
     except RuntimeError:  # that loop is closed: nothing will close it better
         pass
 
@@ -837,17 +1167,9 @@ class _AsyncStream:
     def _open(self) -> None:
         raise NotImplementedError
 
-    def __aiter__(self) -> "_AsyncStream":
-        self._open()
-        return self
-
     async def __anext__(self) -> Any:
         self._open()
         return await self._queue.next()
-
-    async def __aenter__(self) -> "_AsyncStream":
-        self._open()
-        return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
         self.close()
@@ -866,8 +1188,15 @@ class ResponseStream(_AsyncStream):
     def __init__(self, fut: Future) -> None:
         if not isinstance(fut, Future):
             raise TypeError("stream() needs a flux_ctypes Future")
+        loop = _running_loop() or asyncio.get_event_loop()
+        if not _serves(loop, fut):
+            _event_loop(loop)
+            raise RuntimeError(
+                "the Flux handle of {!r} is not attached to this event loop: "
+                "use flux_ctypes.aio.attach(handle) first".format(fut)
+            )
         self.future = fut
-        self._watch(_ResponseQueue(_attachment_of_future(fut), fut))
+        self._watch(_ResponseQueue(loop, fut))
 
     def _open(self) -> None:
         queue = self._queue
@@ -902,26 +1231,27 @@ def rpc_stream(
     )
 
 
-# -- events ------------------------------------------------------------------
+# -- events ------------------------------------------------------------------------
 def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 class _EventQueue(_Queue):
     def __init__(self, att: Attachment, topic: str) -> None:
-        super().__init__(att)
+        super().__init__(att.loop)
+        self.att = att
         self.topic = topic.encode("utf-8")
         self.watcher: Optional[MessageWatcher] = None
         self.subscribed = False
 
     def open(self) -> None:
         att = self.att
-        own = att._own
-        if own is None or att.closed:
+        h = att.flux_handle
+        if h is None or att.closed:
             raise DetachedError("Flux handle detached from its event loop")
         # Events are delivered by topic prefix, as the subscription is.
         watcher = MessageWatcher(
-            own, FLUX_MSGTYPE_EVENT, self._on_event,
+            h, FLUX_MSGTYPE_EVENT, self._on_event,
             _glob_escape(self.topic.decode("utf-8")) + "*",
         )
         att._subscribe(self.topic)
@@ -935,6 +1265,9 @@ class _EventQueue(_Queue):
 
     def fulfilled(self) -> None:  # pragma: no cover - no future behind it
         pass
+
+    def belongs_to(self, att: Attachment) -> bool:
+        return self.att is att
 
     def close(self) -> None:
         watcher, self.watcher = self.watcher, None

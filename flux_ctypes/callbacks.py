@@ -94,20 +94,6 @@ def raise_pending() -> None:
         raise exc
 
 
-# Called with a reactor pointer when Python code gives that reactor work no
-# file descriptor will announce (a future fulfilled or given a then()
-# callback, a watcher started), so that whoever drives the reactor from
-# outside (flux_ctypes.aio, from an asyncio loop) runs it again.
-WORK_HOOKS: "List[Callable[[Any], None]]" = []
-
-
-def reactor_has_work(reactor: Any) -> None:
-    """Tell the WORK_HOOKS that ``reactor`` has work (no-op for NULL)."""
-    if reactor:
-        for hook in WORK_HOOKS:
-            hook(reactor)
-
-
 def registries() -> Dict[str, int]:
     """How many objects each callback registry holds (for leak checks)."""
     return {reg.name: len(reg) for reg in ALL}

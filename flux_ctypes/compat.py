@@ -11,14 +11,18 @@
 ``flux.message``       :mod:`flux_ctypes.message`
 ``flux.future``        :mod:`flux_ctypes.future`
 ``flux.rpc``           :mod:`flux_ctypes.rpc`
-``flux.core``          a package of the two below
+``flux.core``          a package of the three below
 ``flux.core.handle``   :mod:`flux_ctypes.handle`
 ``flux.core.watchers`` :mod:`flux_ctypes.watchers`
 ``flux.core.inner``    :mod:`flux_ctypes.inner` (``raw``, ``ffi.NULL``)
 ``flux.wrapper``       :mod:`flux_ctypes.wrapper` (the errors)
+``flux.job`` (and its  :mod:`flux_ctypes.job` (and its submodules),
+submodules)            imported when a program imports it
+``flux.cli.plugin``    :mod:`flux_ctypes.cli.plugin` (CLI plugins)
+``flux.kvs``           :mod:`flux_ctypes.kvs`
 =====================  ==========================
 
-Any other ``flux.*`` module (``flux.job``, ``flux.kvs``...) raises an
+Any other ``flux.*`` module (``flux.uri``, ``flux.cli.base``...) raises an
 ImportError that says flux_ctypes does not provide it, even where the
 official bindings are installed: mixing the two would hand cffi objects to
 ctypes functions.  ``-m module`` and ``-c command`` work in place of the
@@ -61,6 +65,9 @@ _LEAVES = {
 #: official name -> flux_ctypes module.  A package's submodules follow it
 #: (``flux.job.list`` is ``flux_ctypes.job.list``).
 SERVICES = {
+    "flux.kvs": "flux_ctypes.kvs",
+    "flux.job": "flux_ctypes.job",
+    "flux.cli": "flux_ctypes.cli",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their
@@ -170,6 +177,8 @@ def _build() -> Dict[str, types.ModuleType]:
         setattr(top, attr, getattr(flux_ctypes, attr))
     top.__version__ = flux_ctypes.__version__  # type: ignore[attr-defined]
     top.flux_ctypes = flux_ctypes  # type: ignore[attr-defined]
+    # how a program tells, at run time, which bindings ``import flux`` gave
+    top.__flux_ctypes__ = True  # type: ignore[attr-defined]
     core = _package("flux.core", "flux_ctypes' handle and watchers.")
     core.handle = handle  # type: ignore[attr-defined]
     core.watchers = watchers  # type: ignore[attr-defined]
@@ -190,9 +199,13 @@ def installed() -> bool:
     return _refuser in sys.meta_path
 
 
-def install() -> None:
+def install(package: Optional[types.ModuleType] = None) -> None:
     """Make ``import flux`` (and the submodules in :data:`PROVIDED`) give
     flux_ctypes in this process, until :func:`uninstall`.
+
+    ``package`` is a ``flux`` module being imported from a file (the
+    environment-wide switch of :mod:`flux_ctypes.dropin`): it becomes the
+    shim's top package, keeping its ``__file__``.
 
     Raises RuntimeError if the official ``flux`` is already imported here:
     objects of the two bindings can't be mixed.  Calling it again while
@@ -201,7 +214,9 @@ def install() -> None:
     if installed():
         return
     loaded = sorted(
-        name for name in sys.modules if name == "flux" or name.startswith("flux.")
+        name for name in sys.modules
+        if (name == "flux" or name.startswith("flux."))
+        and not (package is not None and sys.modules[name] is package)
     )
     if loaded:
         raise RuntimeError(
@@ -210,8 +225,23 @@ def install() -> None:
                 ", ".join(loaded), getattr(sys.modules[loaded[0]], "__file__", "?")
             )
         )
-    sys.modules.update(_build())
+    modules = _build()
+    if package is not None:
+        _adopt_top(package, modules)
+    sys.modules.update(modules)
     sys.meta_path.insert(0, _refuser)
+
+
+def _adopt_top(package: types.ModuleType, modules: Dict[str, types.ModuleType]) -> None:
+    """Give a real ``flux/__init__.py`` module everything the built top
+    package has, and make it the one in ``modules``."""
+    built = modules["flux"]
+    for attr, value in vars(built).items():
+        if attr not in ("__name__", "__file__", "__spec__", "__loader__", "__doc__"):
+            setattr(package, attr, value)
+    package.__path__ = []  # submodules: the shim's alone
+    package.__class__ = _ShimPackage
+    modules["flux"] = package
 
 
 def uninstall() -> None:
@@ -230,6 +260,7 @@ _USAGE = (
     "usage: python -m flux_ctypes.compat script.py [args...]\n"
     "       python -m flux_ctypes.compat -m module [args...]\n"
     "       python -m flux_ctypes.compat -c command [args...]\n"
+    "       python -m flux_ctypes.compat install|uninstall [--target DIR]\n"
     "Run a program written for the official flux bindings with flux_ctypes\n"
     "answering 'import flux' ({}).\n".format(", ".join(PROVIDED))
 )
@@ -255,6 +286,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stdout.write(_USAGE)
         return 0 if args else 2
     mode = args[0]
+    if mode in ("install", "uninstall"):
+        return _switch(mode, args[1:])
     if mode in ("-m", "-c") and len(args) < 2:
         sys.stderr.write("flux_ctypes.compat: {} needs an argument\n".format(mode))
         sys.stderr.write(_USAGE)
@@ -279,6 +312,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.argv = args
         _set_path0(os.path.dirname(os.path.abspath(script)))
         runpy.run_path(script, run_name="__main__")
+    return 0
+
+
+def _switch(mode: str, args: List[str]) -> int:
+    """``install``/``uninstall`` the environment-wide switch (see
+    :mod:`flux_ctypes.dropin`)."""
+    from flux_ctypes import dropin
+
+    target = None
+    if args[:1] == ["--target"] and len(args) == 2:
+        target = args[1]
+    elif args:
+        sys.stderr.write(_USAGE)
+        return 2
+    try:
+        paths = dropin.install(target) if mode == "install" else dropin.uninstall(target)
+    except (RuntimeError, OSError) as exc:
+        sys.stderr.write("flux_ctypes.compat {}: {}\n".format(mode, exc))
+        return 1
+    verb = "wrote" if mode == "install" else "removed"
+    for path in paths:
+        sys.stdout.write("{} {}\n".format(verb, path))
+    if not paths:
+        sys.stdout.write("nothing to remove\n")
     return 0
 
 

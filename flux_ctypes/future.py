@@ -15,17 +15,11 @@ import time
 import weakref
 from ctypes import byref, c_void_p
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Generator, List, Mapping, Optional, Tuple
-
-from flux_ctypes.callbacks import (
-    WORK_HOOKS,
-    Registry,
-    fail,
-    new_key,
-    raise_pending,
-    reactor_has_work,
-    state,
+from typing import (
+    TYPE_CHECKING, Any, Awaitable, Callable, Generator, List, Mapping, Optional, Tuple,
 )
+
+from flux_ctypes.callbacks import Registry, fail, new_key, raise_pending, state
 from flux_ctypes.ffi import args as check
 from flux_ctypes.lib import (
     DEAD,
@@ -202,6 +196,16 @@ class Future(CObject):
     then_kwargs: Mapping[str, Any] = _NO_KWARGS
     _then_key = 0
     _then_pending = 0
+    # -- the event-loop protocol --------------------------------------------
+    # A C future has one continuation.  ``continuation_key`` says who holds
+    # it: 0 nobody; else the key of its holder -- then(), or an event-loop
+    # layer that calls flux_future_then() with its own trampoline, sets this
+    # to its key, and sets it back to 0 when it lets go.  then() refuses a
+    # held future (EEXIST), and so must such a layer.
+    continuation_key = 0
+    # What ``await future`` awaits: ``await_hook(future)``, which that layer
+    # sets when imported.  The core knows nothing else of event loops.
+    await_hook: "Optional[Callable[[Future], Awaitable[Any]]]" = None
     # fulfilled by messages on a handle, so blocking waits may be sliced
     # (see blocking_wait); set by RPC and by the Flux methods making futures
     _sliced = False
@@ -289,8 +293,6 @@ class Future(CObject):
         errnum = check.c_int_arg(errnum, "errnum")
         errstr = check.text(errstr, "errstr", allow_none=True)
         lib.flux_future_fulfill_error(ptr, errnum, errstr)
-        if WORK_HOOKS:
-            reactor_has_work(lib.flux_future_get_reactor(ptr))
 
     # -- callbacks ---------------------------------------------------------
     def then(
@@ -302,7 +304,7 @@ class Future(CObject):
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
-        if self._then_key or getattr(self, "_aio_key", 0):
+        if self.continuation_key:
             raise OSError(errno.EEXIST, "then callback already exists for this future")
         if callback is None:
             raise ValueError("Callback cannot be None")
@@ -323,25 +325,25 @@ class Future(CObject):
             self._then_pending = 0
             self._then_key = 0
             raise
-        if WORK_HOOKS:  # fulfilled already: it calls back at the next run
-            reactor_has_work(lib.flux_future_get_reactor(ptr))
+        self.continuation_key = key
         return self
 
     def __await__(self) -> "Generator[Any, None, Any]":
-        """``await future`` in a coroutine gives what get() returns (or
-        raises what it raises); the handle must be attached to the event
-        loop with flux_ctypes.aio.attach() unless the future is ready."""
-        from flux_ctypes.aio import wrap
-
-        return wrap(self).__await__()
+        """``await future`` gives what get() returns (or raises what it
+        raises), through the event-loop layer that set ``await_hook``."""
+        hook = Future.await_hook
+        if hook is None:
+            raise TypeError(
+                "nothing can await a Flux future yet: import flux_ctypes.aio "
+                "(or another event-loop layer) first"
+            )
+        return hook(self).__await__()
 
     def reset(self) -> None:
         """Make the future unfulfilled again, to wait for the next response
         of a streaming RPC; a pending then() callback stays registered."""
         ptr = self.cptr
         lib.flux_future_reset(ptr)
-        if WORK_HOOKS:  # a queued response makes it fulfilled again
-            reactor_has_work(lib.flux_future_get_reactor(ptr))
         if self._then_key:
             if self._then_pending <= 0:
                 _THEN.put(self._then_key, self)
@@ -503,8 +505,6 @@ class FutureExt(Future):
         ptr = self.cptr
         data = json.dumps(result).encode("utf-8", "surrogateescape")
         lib.flux_future_fulfill(ptr, _c_strdup(data), _c_free())
-        if WORK_HOOKS:
-            reactor_has_work(lib.flux_future_get_reactor(ptr))
 
     def get(self) -> Any:
         """The value given to :meth:`fulfill` (None if fulfilled with NULL)."""

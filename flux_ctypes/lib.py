@@ -34,6 +34,9 @@ from flux_ctypes.ffi.types import flux_continuation_f as flux_continuation_f
 from flux_ctypes.ffi.types import flux_error_t as flux_error_t
 from flux_ctypes.ffi.types import flux_free_f as flux_free_f
 from flux_ctypes.ffi.types import flux_future_t as flux_future_t
+from flux_ctypes.ffi.types import flux_kvs_txn_t as flux_kvs_txn_t
+from flux_ctypes.ffi.types import flux_kvsdir_t as flux_kvsdir_t
+from flux_ctypes.ffi.types import flux_kvsitr_t as flux_kvsitr_t
 from flux_ctypes.ffi.types import flux_match as flux_match
 from flux_ctypes.ffi.types import flux_msg_cred as flux_msg_cred
 from flux_ctypes.ffi.types import flux_msg_handler_f as flux_msg_handler_f
@@ -326,6 +329,9 @@ _C_NAMES = {
     flux_watcher_t: "flux_watcher_t",
     flux_msg_handler_t: "flux_msg_handler_t",
     flux_conf_t: "flux_conf_t",
+    flux_kvs_txn_t: "flux_kvs_txn_t",
+    flux_kvsdir_t: "flux_kvsdir_t",
+    flux_kvsitr_t: "flux_kvsitr_t",
 }  # type: Dict[Any, str]
 
 

@@ -12,7 +12,7 @@ import errno
 from ctypes import c_int, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from flux_ctypes.callbacks import WORK_HOOKS, Registry, fail, new_key, reactor_has_work
+from flux_ctypes.callbacks import Registry, fail, new_key
 from flux_ctypes.constants import FLUX_POLLERR, FLUX_POLLIN, FLUX_POLLOUT
 from flux_ctypes.ffi import args as check
 from flux_ctypes.lib import (
@@ -148,8 +148,6 @@ class Watcher(CObject):
         ptr = self.cptr  # ClosedError once destroyed
         _ACTIVE.put(self._key, self)
         getattr(lib, self._c_start)(ptr)
-        if WORK_HOOKS:
-            reactor_has_work(self.flux_handle.get_reactor())
         return self
 
     def stop(self) -> "Watcher":

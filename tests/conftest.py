@@ -8,6 +8,7 @@ and no file descriptor open.
 
 import gc
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -48,10 +49,17 @@ def interrupt_child(setup, blocking, ready_line, delay=0.0):
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
     )
-    assert proc.stdout.readline().strip() == ready_line
-    time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "the child printed nothing in 60 s"
+        assert proc.stdout.readline().strip() == ready_line
+        time.sleep(delay)  # the blocking call under test is entered by then
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:  # hung: never leave it behind
+            proc.kill()
+            proc.communicate()
     assert "KeyboardInterrupt" in out, err
     assert "finally ran" in out
     assert proc.returncode == 0

@@ -179,7 +179,7 @@ def test_rpc_bad_topic(handle):
 def test_rpc_bad_nodeid(handle):
     with pytest.raises(OSError) as info:
         handle.rpc("broker.ping", nodeid=99).get()
-    assert info.value.errno in (errno.EHOSTUNREACH, errno.ENOSYS, errno.EINVAL)
+    assert info.value.errno == errno.EHOSTUNREACH  # size 2: no rank 99
 
 
 def test_events_with_unicode_topics(handle):

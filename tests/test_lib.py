@@ -96,7 +96,11 @@ def test_table_is_well_formed():
     names = [fn.name for fn in flux_lib.FUNCTIONS]
     assert len(names) == len(set(names)), "a function is declared twice"
     for fn in flux_lib.FUNCTIONS:
-        assert fn.name.startswith("flux_"), fn
+        assert fn.library in flux_lib.SONAMES, fn
+        if fn.library == "core":
+            assert fn.name.startswith("flux_"), fn
+        if fn.added is not None and fn.removed is not None:
+            assert fn.added < fn.removed, fn
         assert fn.errors in (flux_lib.NULL, flux_lib.NEG, flux_lib.NONE), fn
         if fn.errors == flux_lib.NULL:
             assert fn.restype is not None and issubclass(
@@ -127,16 +131,17 @@ def test_version_is_read_once():
 
 def test_errno_conventions():
     library_or_skip()
-    # NEG convention: flux_msg_set_topic on a NULL message sets EINVAL
+    # NEG convention: flux_msg_get_type on a NULL message sets EINVAL
     with pytest.raises(OSError) as info:
         flux_lib.lib.flux_msg_get_type(None, ctypes.byref(ctypes.c_int()))
     assert info.value.errno == errno.EINVAL
     assert info.value.strerror == os.strerror(errno.EINVAL)
-    # NULL convention: an unknown message type can't be created... use a
-    # request decode of garbage instead
+    # NULL convention: decoding bytes that are no message returns NULL
+    # and sets EINVAL
     with pytest.raises(OSError) as info:
         flux_lib.lib.flux_msg_decode(b"\x00garbage", 8)
-    assert info.value.errno != 0
+    assert info.value.errno == errno.EINVAL
+    assert info.value.strerror == os.strerror(errno.EINVAL)
 
 
 def test_missing_function_stub(monkeypatch):
@@ -148,6 +153,37 @@ def test_missing_function_stub(monkeypatch):
     message = str(info.value)
     assert "flux_no_such_function_xyz" in message
     assert loaded.version in message
+
+
+def _loaded(version):
+    """A LoadedLibrary record for the version-gate logic (no library)."""
+    return flux_lib.LoadedLibrary(None, "/x/libflux-core.so.2", "test", version,
+                                  flux_lib.parse_version(version))
+
+
+def test_missing_reason_reads_the_table_versions():
+    removed = flux_lib.Fn("flux_gone", ctypes.c_int, (), flux_lib.NEG, removed=(0, 78))
+    added = flux_lib.Fn("flux_new", ctypes.c_int, (), flux_lib.NEG, added=(0, 90))
+    plain = flux_lib.Fn("flux_odd", ctypes.c_int, (), flux_lib.NEG)
+    assert flux_lib.missing_reason(removed, _loaded("0.88.0-59-g4a5e79f56")) == (
+        "flux_gone: removed in flux-core 0.78, this library is 0.88.0-59-g4a5e79f56")
+    assert flux_lib.missing_reason(added, _loaded("0.77.0")) == (
+        "flux_new: added in flux-core 0.90, this library is 0.77.0")
+    # the table says it should be there: say so, with the path
+    assert flux_lib.missing_reason(removed, _loaded("0.77.0")) == (
+        "flux_gone() is not provided by the loaded libflux-core 0.77.0 "
+        "(/x/libflux-core.so.2)")
+    assert "flux_odd() is not provided" in flux_lib.missing_reason(plain, _loaded("0.88.0"))
+
+
+def test_barrier_stub_names_the_release_that_removed_it():
+    loaded = library_or_skip()
+    if flux_lib.lib.has("flux_barrier"):
+        pytest.skip("flux-core {} still has flux_barrier".format(loaded.version))
+    with pytest.raises(flux_ctypes.MissingFunctionError) as info:
+        flux_lib.lib.flux_barrier(None, b"x", 1)
+    assert str(info.value) == "flux_barrier: removed in flux-core 0.78, this library is {}".format(
+        loaded.version)
 
 
 def test_unknown_table_name():

@@ -13,9 +13,12 @@ from conftest import collect, interrupt_child
 
 from flux_ctypes import Flux
 from flux_ctypes.callbacks import registries
+from flux_ctypes import Message
 from flux_ctypes.constants import (
     FLUX_MSGTYPE_EVENT,
     FLUX_MSGTYPE_REQUEST,
+    FLUX_MSGTYPE_RESPONSE,
+    FLUX_ROLE_USER,
     FLUX_POLLIN,
     FLUX_REACTOR_NOWAIT,
     FLUX_REACTOR_ONCE,
@@ -227,13 +230,45 @@ def test_message_watcher_options(handle):
         handle.msg_watcher_create(cb, topic_glob=5)
 
 
-def test_message_watcher_rolemask(handle):
-    w = handle.msg_watcher_create(lambda *a: None, FLUX_MSGTYPE_REQUEST, "rm.*", rolemask=0x2)
-    w.start()
-    w.stop()
-    w.destroy()
-    w2 = handle.msg_watcher_create(lambda *a: None, topic_glob=None)
-    w2.destroy()
+@pytest.mark.parametrize("allow", [None, FLUX_ROLE_USER])
+def test_message_watcher_rolemask(handle, allow):
+    """A request from a guest (rolemask USER, another userid) reaches the
+    callback only where the watcher allows that role; otherwise libflux
+    answers EPERM itself.  The instance owner may set a request's creds."""
+    service = "rm{}x{}".format(os.getpid(), allow)
+    handle.service_register(service).get()
+    seen, responses = [], []
+
+    def on_request(h, w, msg, args):
+        seen.append((msg.userid, msg.rolemask))
+        h.respond(msg, {"ok": True})
+
+    def on_response(h, w, msg, args):
+        try:
+            msg.decode()
+            responses.append("ok")
+        except OSError as exc:
+            responses.append(exc.errno)
+        h.reactor_stop()
+
+    requests = handle.msg_watcher_create(
+        on_request, FLUX_MSGTYPE_REQUEST, service + ".*", rolemask=allow).start()
+    answers = handle.msg_watcher_create(
+        on_response, FLUX_MSGTYPE_RESPONSE, service + ".*").start()
+    msg = Message(FLUX_MSGTYPE_REQUEST)
+    msg.topic = service + ".hello"
+    msg.userid = 4242
+    msg.rolemask = FLUX_ROLE_USER
+    msg.payload = {}
+    handle.send(msg)
+    handle.reactor_run()
+    requests.destroy()
+    answers.destroy()
+    handle.service_unregister(service).get()
+    if allow is None:
+        assert (seen, responses) == ([], [errno.EPERM])
+    else:
+        assert (seen, responses) == ([(4242, FLUX_ROLE_USER)], ["ok"])
 
 
 class Boom(Exception):
@@ -363,10 +398,11 @@ def test_watcher_outliving_its_handle(flux_uri):
     w.start()
     del h
     collect()
-    # the watcher keeps its handle (and reactor) alive; nothing runs it,
-    # so it does not fire, and destroying it later is safe
-    time.sleep(0.01)
+    # the watcher keeps its handle (and reactor) alive: running that
+    # reactor fires it, and destroying it afterwards is safe
     assert fired == []
+    w.flux_handle.reactor_run(flags=FLUX_REACTOR_ONCE)
+    assert fired == [1]
     w.destroy()
     del w
     collect()

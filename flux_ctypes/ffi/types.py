@@ -50,6 +50,18 @@ class _FluxConf(Structure):
     pass
 
 
+class _FluxKvsTxn(Structure):
+    pass
+
+
+class _FluxKvsDir(Structure):
+    pass
+
+
+class _FluxKvsItr(Structure):
+    pass
+
+
 flux_t = POINTER(_FluxHandle)
 flux_msg_t = POINTER(_FluxMsg)
 flux_future_t = POINTER(_FluxFuture)
@@ -57,6 +69,9 @@ flux_reactor_t = POINTER(_FluxReactor)
 flux_watcher_t = POINTER(_FluxWatcher)
 flux_msg_handler_t = POINTER(_FluxMsgHandler)
 flux_conf_t = POINTER(_FluxConf)
+flux_kvs_txn_t = POINTER(_FluxKvsTxn)
+flux_kvsdir_t = POINTER(_FluxKvsDir)
+flux_kvsitr_t = POINTER(_FluxKvsItr)
 
 
 class flux_error_t(Structure):

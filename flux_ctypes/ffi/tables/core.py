@@ -42,6 +42,8 @@ from flux_ctypes.ffi.types import (
 FUNCTIONS = (
     # version.h
     fn("flux_core_version_string", c_char_p, []),
+    # conf_builtin.h: the installation's paths (enum flux_conf_builtin_hint)
+    fn("flux_conf_builtin_get", c_char_p, [c_char_p, c_int]),
     # handle.h
     fn("flux_open", flux_t, [c_char_p, c_int], NULL),
     fn("flux_open_ex", flux_t, [c_char_p, c_int, POINTER(flux_error_t)], NULL),
@@ -55,6 +57,8 @@ FUNCTIONS = (
     fn("flux_opt_set", c_int, [flux_t, c_char_p, c_void_p, c_size_t], NEG),
     fn("flux_opt_get", c_int, [flux_t, c_char_p, c_void_p, c_size_t], NEG),
     fn("flux_aux_get", c_void_p, [flux_t, c_char_p]),
+    # the last argument is a flux_free_f (void (*)(void *)), passed as an address
+    fn("flux_aux_set", c_int, [flux_t, c_char_p, c_void_p, c_void_p], NEG),
     fn("flux_flags_set", None, [flux_t, c_int]),
     fn("flux_flags_unset", None, [flux_t, c_int]),
     fn("flux_flags_get", c_int, [flux_t]),
