@@ -757,7 +757,7 @@ def _unwrap(value: Any, ctype: Any, name: str) -> Any:
             raise closed_error(value)
         return ptr
     raise InvalidArguments("{} must be a {}, not {}".format(
-        name, C_NAMES.get(ctype, ctype), type(value).__name__))
+        name, _args.c_name(ctype), type(value).__name__))
 
 
 def raw_call(fn: Fn, *args: Any) -> Any:
@@ -775,6 +775,22 @@ def raw_call(fn: Fn, *args: Any) -> Any:
     if len(args) != len(fn.argtypes):
         raise WrongNumArguments("{}() takes {} arguments, {} given".format(
             name, len(fn.argtypes), len(args)))
+    if name not in _args.REFUSED and _args.is_destructor(fn):
+        # a wrapper (or the pointer a wrapper owns) is closed by its wrapper,
+        # so it is never freed twice; a pointer no wrapper owns is the
+        # caller's to free
+        target = args[0]
+        if isinstance(target, CObject):
+            if target._ctype is not fn.argtypes[0]:
+                raise InvalidArguments("{}() argument 1 must be a {}, not {}".format(
+                    name, _args.c_name(fn.argtypes[0]), type(target).__name__))
+            target.close()
+            return None
+        if isinstance(target, fn.argtypes[0]) and target:
+            owner = _owner_of(target)
+            if owner is not None:
+                owner.close()
+                return None
     try:
         converted = _args.convert_call(fn, args, _unwrap)
     except ClosedError:
@@ -785,9 +801,6 @@ def raw_call(fn: Fn, *args: Any) -> Any:
         if isinstance(exc, InvalidArguments):
             raise
         raise InvalidArguments(str(exc)) from None
-    if name in _args.DESTRUCTORS:
-        args[0].close()
-        return None
     method = _args.ROUTED.get(name)
     if method is not None:
         # the wrapper's own method keeps its bookkeeping (registries,

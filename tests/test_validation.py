@@ -192,3 +192,19 @@ def test_future_ext_fulfill_does_not_leak(handle):
         f.reset()
     grown = libc.mallinfo2().uordblks - before
     assert grown < 20000 * 8, "{} bytes left allocated by 20000 fulfill()s".format(grown)
+
+
+def test_every_tables_handle_types_are_opaque_to_the_raw_layer(handle):
+    """Any table's pointer to an incomplete structure is a handle, never an
+    output parameter to be given scratch space (freeing that crashed)."""
+    from flux_ctypes.ffi.args import is_opaque
+    from flux_ctypes.inner import raw
+    from flux_ctypes.lib import FUNCTIONS
+
+    destroys = [fn for fn in FUNCTIONS if fn.argtypes and is_opaque(fn.argtypes[0])
+                and fn.name.endswith("_destroy") and not fn.name.startswith("flux_reactor")]
+    assert len(destroys) >= 5
+    for fn in destroys:
+        _refused(InvalidArguments, "not None", getattr(raw, fn.name), None)
+        if fn.argtypes[0] is not type(Message().cptr):  # a wrapper of another type
+            _refused(InvalidArguments, "must be a", getattr(raw, fn.name), Message())
