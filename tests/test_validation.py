@@ -208,3 +208,13 @@ def test_every_tables_handle_types_are_opaque_to_the_raw_layer(handle):
         _refused(InvalidArguments, "not None", getattr(raw, fn.name), None)
         if fn.argtypes[0] is not type(Message().cptr):  # a wrapper of another type
             _refused(InvalidArguments, "must be a", getattr(raw, fn.name), Message())
+
+
+def test_aux_set_through_the_raw_layer(handle):
+    """No destructor C would call, and no "flux::" key of libflux-core's own
+    (the handle's reactor lives under one)."""
+    _refused(InvalidArguments, "must be None", handle.aux_set, "mine", None, b"not a function")
+    _refused(InvalidArguments, "belong to libflux-core", handle.aux_set, "flux::reactor",
+             None, None)
+    assert handle.aux_set("flux_ctypes.test", b"v", None) == 0
+    assert handle.get_reactor() is not None

@@ -203,6 +203,16 @@ def _nonnull(value: Any, name: str) -> Any:
     return value
 
 
+def _aux_name(value: Any, name: str) -> Any:
+    """An aux key of one's own: libflux-core keeps its own objects (the
+    handle's reactor, its message dispatch...) under "flux::" keys, and
+    replacing one frees or loses them."""
+    data = text(value, name)
+    if data is None or data.startswith(b"flux::"):
+        raise ValueError("{}: the \"flux::\" aux keys belong to libflux-core".format(name))
+    return data
+
+
 # Parameters libev or libflux-core would assert on, or free, or call: by
 # function name, then argument index.
 DOMAINS = {
@@ -219,6 +229,8 @@ DOMAINS = {
     # a stored result freed with a destructor we'd have to trust
     "flux_future_fulfill": {1: _check_none, 2: _check_none},
     "flux_msg_handler_create": {2: _nonnull},
+    # (handle, name, value, destructor): C would call the destructor
+    "flux_aux_set": {1: _aux_name, 3: _check_none},
 }  # type: Dict[str, Dict[int, Callable[[Any, str], Any]]]
 
 # Functions that write into a ``void *`` buffer they are given.
