@@ -46,7 +46,7 @@ class RPC(Future):
         if type(flags) is not int or not -0x80000000 <= flags <= 0x7FFFFFFF:
             flags = check.c_int_arg(flags, "flags")
         ptr = lib.flux_rpc(hptr, encode_topic(topic), encode_payload(payload), nodeid, flags)
-        super().__init__(ptr, keepalive=flux_handle)
+        super().__init__(ptr, keepalive=flux_handle, fresh=True)
         self.flux_handle = flux_handle
 
     def get_str(self) -> Optional[str]:
