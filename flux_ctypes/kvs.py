@@ -284,7 +284,7 @@ class KVSLookup(KVSFuture):
         return decode_value(self.get_raw())
 
     def get_key(self) -> Optional[str]:
-        key = lib.flux_kvs_lookup_get_key(self.handle)
+        key = lib.flux_kvs_lookup_get_key(self.cptr)
         return None if key is None else key.decode("utf-8", "surrogateescape")
 
     def get_symlink(self) -> Tuple[Optional[str], str]:
@@ -829,7 +829,7 @@ class _WatchBase(_KVSRequest, RPC):
         # A C reference of our own, given back by __del__ after it has
         # cancelled: whether weak reference callbacks (which destroy the
         # future) run before or after __del__ varies between Pythons.
-        lib.flux_future_incref(self.handle)
+        lib.flux_future_incref(self.cptr)
         self._extra_ref = self.handle
 
     def watch_get(self, future: Any) -> Any:
