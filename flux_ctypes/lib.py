@@ -394,6 +394,64 @@ class _Functions:
 lib = _Functions()  # type: Any
 
 
+def failed(name: str, err: int) -> OSError:
+    """The OSError a checker raises for ``name`` failing with errno ``err``
+    (for callers of :data:`unchecked` functions)."""
+    if err:
+        return OSError(err, os.strerror(err))
+    return OSError(0, "{} failed without setting errno".format(name))
+
+
+def bind_unchecked(fn: Fn) -> Callable[..., Any]:
+    """``fn`` bound to its own function object with its restype only: no
+    argtypes (so no converter call per argument) and no errcheck (no
+    Python frame per call).  Traced, it is the checked binding."""
+    checked = getattr(lib, fn.name)
+    if getattr(checked, "missing", False) or os.environ.get(ENV_TRACE, "") not in ("", "0"):
+        return checked  # type: ignore[no-any-return]
+    cdll = load_companion(fn.library)
+    if fn.errors == NONE:
+        cdll = _plain(fn.library, cdll)
+    func = cdll._FuncPtr((fn.name, cdll))  # a new object: lib's keeps its argtypes
+    func.restype = fn.restype
+    return func
+
+
+class _Unchecked:
+    """``unchecked.flux_xyz``: the table's function for the few calls made
+    once per RPC, callback or object, where ctypes' own checks cost as much
+    as the C call (a converter call per argument, the errcheck frame).
+
+    The caller passes exactly what C takes, already checked: a pointer of
+    the table's type (never a wrapper), bytes or None, an int in range of a
+    C int, ``c_double``/``c_void_p`` objects for doubles and pointers given
+    as numbers.  It applies the table's error convention itself, clearing
+    ctypes' errno copy after every call as the checkers do::
+
+        rc = unchecked.flux_x(ptr)
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_x", err)
+
+    (With FLUX_CTYPES_TRACE set these are the checked, traced bindings,
+    which raise themselves.)"""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            fn = TABLE[name]
+        except KeyError:
+            raise AttributeError(
+                "{} is not in flux_ctypes' function table".format(name)
+            ) from None
+        func = bind_unchecked(fn)
+        setattr(self, name, func)
+        return func
+
+
+unchecked = _Unchecked()  # type: Any
+set_errno = ctypes.set_errno
+
+
 # --- lifetime: one protocol for every C object ------------------------------
 class ClosedError(ValueError):
     """A wrapper whose C object was released (closed, destroyed, or never
@@ -575,7 +633,8 @@ class CObject:
     def _own(self, ptr: Any, keepalive: Any = None) -> None:
         """Own ``ptr`` (one C reference, handed over by the caller)."""
         self._as_parameter_ = ptr
-        own(self, getattr(lib, self._c_destroy), ptr, keepalive, self._thread_bound)
+        # unchecked: ``ptr`` is always of ``_ctype`` (see the handle setter)
+        own(self, getattr(unchecked, self._c_destroy), ptr, keepalive, self._thread_bound)
 
     @property
     def closed(self) -> bool:
