@@ -157,6 +157,7 @@ def future_error(fptr: Any, exc: OSError) -> BaseException:
 
 
 _then_lookup = _THEN.lookup
+_then_remove = _THEN.remove
 
 
 def _address(ptr: Any) -> int:
@@ -176,7 +177,15 @@ def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
         return
     try:
         if not future.stopped:
-            future.then_cb(future, *future.then_args, **future.then_kwargs)
+            args = future.then_args
+            if future.then_kwargs is _NO_KWARGS:
+                # no f(*(), **{}): that builds a tuple and copies a dict
+                if args:
+                    future.then_cb(future, *args)
+                else:
+                    future.then_cb(future)
+            else:
+                future.then_cb(future, *args, **future.then_kwargs)
     except BaseException as exc:  # nothing may cross back into C
         ptr = future._as_parameter_
         if ptr is DEAD:  # the callback closed its future, then raised
@@ -187,10 +196,12 @@ def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
             lib.flux_future_reset(ptr)
         future.stopped = True
     finally:
-        future._then_pending -= 1
-        if future._then_pending <= 0:
+        pending = future._then_pending - 1
+        if pending > 0:
+            future._then_pending = pending
+        else:
             future._then_pending = 0
-            _THEN.discard(key)  # type: ignore[arg-type]
+            _then_remove(key, None)
 
 
 _on_continuation = trampoline(flux_continuation_f, _continuation_cb, c_void_p, c_void_p)

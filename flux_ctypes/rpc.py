@@ -7,7 +7,8 @@ from flux_ctypes.constants import FLUX_NODEID_ANY
 from flux_ctypes.ffi import args as check
 from flux_ctypes.future import Future, future_error, must_slice, sliced_wait
 from flux_ctypes.lib import (
-    DEAD, DEFERRED, closed_error, failed, flux_t, lib, run_deferred, set_errno, unchecked,
+    DEAD, DEFERRED, closed_error, failed, flux_t, lib, own, run_deferred, set_errno,
+    unchecked,
 )
 from flux_ctypes.util import decode_json, encode_payload, encode_topic
 
@@ -53,7 +54,11 @@ class RPC(Future):
         err = set_errno(0)
         if not ptr:
             raise failed("flux_rpc", err)
-        super().__init__(ptr, keepalive=flux_handle)
+        # Future.__init__(ptr, keepalive=flux_handle), less the checks a
+        # pointer fresh from flux_rpc() passes
+        self._keepalive = flux_handle
+        self._as_parameter_ = ptr
+        own(self, unchecked.flux_future_destroy, ptr, flux_handle, True)
         self.flux_handle = flux_handle
 
     def get_str(self) -> Optional[str]:
