@@ -402,6 +402,12 @@ def failed(name: str, err: int) -> OSError:
     return OSError(0, "{} failed without setting errno".format(name))
 
 
+# PyPy's JIT compiles a call with declared argtypes into a direct call, and
+# takes a slow generic path without them: there, unchecked functions keep
+# their argtypes (and drop only the errcheck).
+_KEEP_ARGTYPES = sys.implementation.name != "cpython"
+
+
 def bind_unchecked(fn: Fn) -> Callable[..., Any]:
     """``fn`` bound to its own function object with its restype only: no
     argtypes (so no converter call per argument) and no errcheck (no
@@ -412,8 +418,10 @@ def bind_unchecked(fn: Fn) -> Callable[..., Any]:
     cdll = load_companion(fn.library)
     if fn.errors == NONE:
         cdll = _plain(fn.library, cdll)
-    func = cdll._FuncPtr((fn.name, cdll))  # a new object: lib's keeps its argtypes
+    func = cdll._FuncPtr((fn.name, cdll))  # a new object: lib's keeps its errcheck
     func.restype = fn.restype
+    if _KEEP_ARGTYPES:
+        func.argtypes = list(fn.argtypes)
     return func
 
 
