@@ -73,6 +73,8 @@ import collections
 import ctypes
 import errno
 import selectors
+import signal
+import socket
 import threading
 import weakref
 from ctypes import c_int, c_void_p
@@ -481,6 +483,36 @@ class EventLoop(asyncio.SelectorEventLoop):
         selector.loop = self
         selector.loop_ref = weakref.ref(self)
         self.flux_selector = selector
+        # Python runs its signal handlers (KeyboardInterrupt) only between
+        # C calls, and libev resumes a wait a signal interrupted in its own
+        # code: a signal that lands there would wait for the next event.
+        # Python's C-level handler writes to the wakeup fd, watched here,
+        # so the reactor wakes and the handler runs.
+        self._signal_wake, self._signal_wake_writer = socket.socketpair()
+        for sock in (self._signal_wake, self._signal_wake_writer):
+            sock.setblocking(False)
+        self.add_reader(self._signal_wake.fileno(), self._drain_signal_wake)
+
+    def _drain_signal_wake(self) -> None:
+        try:
+            while self._signal_wake.recv(4096):
+                pass
+        except OSError:  # drained (EAGAIN)
+            pass
+
+    def run_forever(self) -> None:
+        installed = False
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.set_wakeup_fd(self._signal_wake_writer.fileno())
+            if previous != -1:  # someone else's (asyncio's add_signal_handler)
+                signal.set_wakeup_fd(previous)
+            else:
+                installed = True
+        try:
+            super().run_forever()
+        finally:
+            if installed:
+                signal.set_wakeup_fd(-1)
 
     @property
     def reactor(self) -> Any:
@@ -492,6 +524,10 @@ class EventLoop(asyncio.SelectorEventLoop):
             for att in _attachments_of(self.flux_selector):
                 att._uses = 1
                 att.detach()
+            if not self.is_closed():
+                self.remove_reader(self._signal_wake.fileno())
+                self._signal_wake.close()
+                self._signal_wake_writer.close()
         super().close()
 
 

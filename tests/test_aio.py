@@ -17,6 +17,7 @@ import weakref
 
 import pytest
 
+import flux_ctypes
 from flux_ctypes import Flux, Future, FutureExt, WaitAllFuture, aio
 from flux_ctypes.callbacks import registries
 from flux_ctypes.constants import FLUX_MSGTYPE_EVENT, FLUX_MSGTYPE_REQUEST, FLUX_RPC_STREAMING
@@ -1088,11 +1089,29 @@ def test_thirty_attach_cycles_leave_no_fd(flux_uri):
                 assert (await h.rpc("broker.ping", {"seq": i}))["seq"] == i
                 assert (await aio.wrap(h.rpc("broker.ping", {"seq": i})))["seq"] == i
 
+    # libflux-core before 0.79 leaks an epoll fd per handle that waited on
+    # a future (fixed by flux-core b63dc3467; the official bindings leak
+    # it too): count the others there
+    old_epoll_leak = flux_ctypes.version_tuple() < (0, 79)
+
+    def fds():
+        names = os.listdir("/proc/self/fd")
+        if not old_epoll_leak:
+            return len(names)
+        count = 0
+        for name in names:
+            try:
+                if os.readlink("/proc/self/fd/" + name) != "anon_inode:[eventpoll]":
+                    count += 1
+            except OSError:
+                pass
+        return count
+
     async def main(rpcs):
         counts = []
         for i in range(30):
             await cycle(i, rpcs)
-            counts.append(len(os.listdir("/proc/self/fd")))
+            counts.append(fds())
         return counts
 
     gc.disable()
