@@ -8,9 +8,11 @@ back exactly once, when collected (:func:`flux_ctypes.lib.own`).  While a
 
 import ctypes
 import errno
+import gc
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -87,6 +89,25 @@ _SLICE = c_double(INTERRUPT_SLICE)
 _FOREVER = c_double(-1.0)  # the C timeout of then() without one
 
 
+# Each future that waited keeps, until it is destroyed, a private reactor
+# whose epoll set watches its handle's descriptor, and Linux lets at most
+# 1000 epoll sets watch one descriptor (then libev aborts on a failed
+# epoll_ctl).  CPython destroys a future as its last reference goes; an
+# interpreter without reference counting (PyPy) only when its collector
+# runs, which thousands of synchronous RPCs can outpace.  There, every
+# COLLECT_EVERY blocking waits let the collector run first.
+COLLECT_EVERY = 0 if sys.implementation.name == "cpython" else 256
+_waits = [0]
+
+
+def count_wait() -> None:
+    """Count a blocking wait where COLLECT_EVERY is set (see above)."""
+    _waits[0] += 1
+    if _waits[0] >= COLLECT_EVERY:
+        _waits[0] = 0
+        gc.collect()
+
+
 def must_slice(sliced: bool) -> bool:
     """Whether a blocking wait must go in slices to stay interruptible: in
     the main thread, with a Python SIGINT handler, outside a reactor, for a
@@ -116,6 +137,8 @@ def blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     # yet, so that call was one more per get().
     if DEFERRED:
         run_deferred()
+    if COLLECT_EVERY:
+        count_wait()
     if not must_slice(sliced):
         lib.flux_future_wait_for(fptr, timeout)
         return

@@ -64,7 +64,7 @@ from flux_ctypes.constants import (
     FLUX_KVS_WATCH_FULL,
     FLUX_KVS_WATCH_UNIQ,
 )
-from flux_ctypes.future import Future, future_error
+from flux_ctypes.future import COLLECT_EVERY, Future, count_wait, future_error
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
     DEFERRED,
@@ -216,8 +216,11 @@ class _KVSRequest(Future):
         OSError with the future's error text when either fails."""
         if self._sliced:  # a watch (an RPC): wait where Ctrl-C is seen
             self.wait_for()
-        elif DEFERRED:
-            run_deferred()
+        else:
+            if DEFERRED:
+                run_deferred()
+            if COLLECT_EVERY:
+                count_wait()
         # else the getter waits itself, as in C: one call less
         try:
             func(self.handle, *args)

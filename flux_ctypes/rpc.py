@@ -5,7 +5,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from flux_ctypes.constants import FLUX_NODEID_ANY
 from flux_ctypes.ffi import args as check
-from flux_ctypes.future import Future, future_error, must_slice, sliced_wait
+from flux_ctypes.future import (
+    COLLECT_EVERY, Future, count_wait, future_error, must_slice, sliced_wait,
+)
 from flux_ctypes.lib import (
     DEAD, DEFERRED, closed_error, failed, flux_t, lib, own, run_deferred, set_errno,
     unchecked,
@@ -68,6 +70,8 @@ class RPC(Future):
             raise closed_error(self)
         if DEFERRED:
             run_deferred()
+        if COLLECT_EVERY:
+            count_wait()
         out = c_char_p()
         try:
             if must_slice(True):
