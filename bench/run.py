@@ -237,6 +237,7 @@ def time_import(python, binding, official_path):
 
 
 def median(values):
+    values = [v for v in values if v is not None]  # None: a failed worker
     return statistics.median(values) if values else None
 
 
@@ -333,7 +334,15 @@ def measure(args, tmpdir, ctypes_src, compare_src):
                 continue
             n = max(1, int(worker.WORKLOADS[name][1] * args.scale))
             for b in order:
-                res = run_worker(python, b, name, n, official_path, cfloor)
+                try:
+                    res = run_worker(python, b, name, n, official_path, cfloor)
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    # one crashed worker costs its cell of this round, not the run
+                    log("round {}: {} {} failed, left out: {}".format(
+                        rnd + 1, b, name, str(exc).strip().splitlines()[-1][-300:]))
+                    samples[name].setdefault(b, []).append(None)
+                    details[name].setdefault(b, []).append(None)
+                    continue
                 value = res.get("rate", res.get("bytes_per_future"))
                 samples[name].setdefault(b, []).append(value)
                 details[name].setdefault(b, []).append(res)
@@ -349,7 +358,7 @@ def measure(args, tmpdir, ctypes_src, compare_src):
 def _paired_ratios(a, b):
     """Per-round ratios a[i]/b[i]: their spread shows how much the shared
     machine moved between rounds."""
-    return [x / y for x, y in zip(a, b) if y]
+    return [x / y for x, y in zip(a, b) if y and x is not None]
 
 
 def report(workloads, samples, details, bindings):
@@ -408,8 +417,10 @@ def report(workloads, samples, details, bindings):
                 results[name]["bare_ctypes_interpreter_ms"] = median(s["bare_ctypes"])
         if name == "handle_open_close":
             for b, runs in details[name].items():
-                results[name][b + "_fds_leaked"] = max(r["fds_leaked"] for r in runs)
-                results[name][b + "_objects_grew"] = max(r["objects_grew"] for r in runs)
+                runs = [r for r in runs if r]
+                if runs:
+                    results[name][b + "_fds_leaked"] = max(r["fds_leaked"] for r in runs)
+                    results[name][b + "_objects_grew"] = max(r["objects_grew"] for r in runs)
         spread = "{}-{}".format(fmt(min(paired), 2), fmt(max(paired), 2)) if paired else ""
         row = [name, fmt(ours), fmt(theirs), fmt(ratio, 2), spread,
                results[name]["target"], {True: "yes", False: "NO", None: "-"}[ok]]
