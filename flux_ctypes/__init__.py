@@ -10,7 +10,9 @@ from flux_ctypes import constants
 from flux_ctypes.future import Future, FutureExt, WaitAllFuture
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
+    ClosedError,
     FluxCoreNotFound,
+    InvalidArguments,
     MissingFunctionError,
     load_library,
     version,
@@ -29,7 +31,9 @@ __all__ = [
     "FutureExt",
     "WaitAllFuture",
     "RPC",
+    "ClosedError",
     "FluxCoreNotFound",
+    "InvalidArguments",
     "MissingFunctionError",
     "constants",
     "load_library",

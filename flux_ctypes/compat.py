@@ -68,6 +68,9 @@ SERVICES = {
     "flux.kvs": "flux_ctypes.kvs",
     "flux.job": "flux_ctypes.job",
     "flux.cli": "flux_ctypes.cli",
+    "flux.hostlist": "flux_ctypes.hostlist",
+    "flux.idset": "flux_ctypes.idset",
+    "flux.resource": "flux_ctypes.resource",
 }  # type: Dict[str, str]
 
 #: Every module name the shim answers for (service packages with their

@@ -35,6 +35,7 @@ from flux_ctypes.lib import (
     flux_future_t,
     flux_t,
     lib,
+    owned_by_a_wrapper,
     run_deferred,
     set_errno,
     trampoline,
@@ -233,10 +234,13 @@ _on_continuation = trampoline(flux_continuation_f, _continuation_cb, c_void_p, c
 class Future(CObject):
     """A libflux-core future.
 
-    ``Future(ptr)`` adopts a ``flux_future_t *`` the caller owns;
-    ``Future(other_future)`` shares another Future's C future (taking a
-    reference of its own, so either may go first).  ``keepalive`` (the
-    Flux object, for an RPC) lives until the C future is released.
+    ``Future(ptr)`` adopts a ``flux_future_t *`` the caller owns (but
+    shares, with a reference of its own, the pointer another wrapper's
+    ``handle`` gave out); ``Future(other_future)`` shares another Future's
+    C future (taking a reference of its own, so either may go first).
+    ``keepalive`` (the Flux object, for an RPC) lives until the C future is
+    released.  ``fresh=True`` says ``ptr`` comes straight from a C call,
+    which skips looking for another owner.
 
     The C reference is given back exactly once: by ``close()`` or the end
     of a ``with`` block (as the official bindings do), or when the object
@@ -250,6 +254,7 @@ class Future(CObject):
 
     _ctype = flux_future_t
     _c_destroy = "flux_future_destroy"
+    _c_incref = "flux_future_incref"
     _thread_bound = True
     _prefixes: Tuple[str, ...] = ("flux_future_",)
 
@@ -276,7 +281,9 @@ class Future(CObject):
     # (see blocking_wait); set by RPC and by the Flux methods making futures
     _sliced = False
 
-    def __init__(self, future_handle: Any, keepalive: Any = None) -> None:
+    def __init__(
+        self, future_handle: Any, keepalive: Any = None, *, fresh: bool = False
+    ) -> None:
         if isinstance(future_handle, Future):
             other = future_handle
             optr = other.cptr
@@ -286,6 +293,9 @@ class Future(CObject):
             self._sliced = other._sliced
         elif not isinstance(future_handle, flux_future_t) or not future_handle:
             raise TypeError("Future needs a flux_future_t pointer or a Future")
+        elif fresh is not True and owned_by_a_wrapper(future_handle):
+            # another wrapper's .handle: share it, as Future(that_wrapper)
+            lib.flux_future_incref(future_handle)
         if keepalive is not None:
             self._keepalive = keepalive
         # ``keepalive`` (the Flux object, for an RPC) lives until the C future
@@ -468,7 +478,7 @@ class WaitAllFuture(Future):
     """A future fulfilled when every pushed child future is."""
 
     def __init__(self, children: Optional[List[Future]] = None) -> None:
-        super().__init__(lib.flux_future_wait_all_create())
+        super().__init__(lib.flux_future_wait_all_create(), fresh=True)
         self.children: List[Future] = []
         for child in children or []:
             self.push(child)
@@ -561,7 +571,8 @@ class FutureExt(Future):
         self.init_args = args
         self.init_kwargs = kwargs
         key = new_key()
-        super().__init__(lib.flux_future_create(_on_init, key), keepalive=flux_handle)
+        super().__init__(lib.flux_future_create(_on_init, key), keepalive=flux_handle,
+                         fresh=True)
         _INIT[key] = self
         if flux_handle is not None:
             self.set_flux(flux_handle)

@@ -62,7 +62,7 @@ CLOSED = DEAD
 
 def _rpc_future(ptr: Any, flux_handle: "Flux") -> Future:
     """A Future for a C call that is an RPC underneath."""
-    fut = Future(ptr, flux_handle)
+    fut = Future(ptr, flux_handle, fresh=True)
     fut._sliced = True
     return fut
 
@@ -112,6 +112,7 @@ class Flux(CObject):
 
     _ctype = flux_t
     _c_destroy = "flux_close"  # flux_close() is flux_decref()
+    _c_incref = "flux_incref"
     _thread_bound = True
     _reactor: Optional[Reactor] = None
     _runs = 0  # depth of this object's reactor_run()
@@ -480,7 +481,7 @@ class Flux(CObject):
         if lib.has("flux_barrier"):
             return _rpc_future(lib.flux_barrier(hptr, bname, nprocs), self)
         if nprocs == 1:
-            fut = Future(lib.flux_future_create(None, None), self)
+            fut = Future(lib.flux_future_create(None, None), self, fresh=True)
             lib.flux_future_fulfill(fut.cptr, None, None)
             return fut
         return _BarrierRPC(self, "barrier.enter", {"name": bname.decode(), "nprocs": nprocs})

@@ -47,6 +47,9 @@ from flux_ctypes.ffi.types import flux_reactor_t as flux_reactor_t
 from flux_ctypes.ffi.types import flux_t as flux_t
 from flux_ctypes.ffi.types import flux_watcher_f as flux_watcher_f
 from flux_ctypes.ffi.types import flux_watcher_t as flux_watcher_t
+from flux_ctypes.ffi.types import hostlist_t as hostlist_t
+from flux_ctypes.ffi.types import idset_error_t as idset_error_t
+from flux_ctypes.ffi.types import idset_t as idset_t
 from flux_ctypes.ffi.types import trampoline as trampoline
 
 SONAME = "libflux-core.so.2"
@@ -57,6 +60,9 @@ SONAMES = {
     "core": SONAME,
     "hostlist": "libflux-hostlist.so.1",
     "idset": "libflux-idset.so.1",
+    # free() for the strings some of them return; never looked for beside
+    # libflux-core: it must be the C library the process already uses
+    "libc": "libc.so.6",
 }
 ENV_LIB = "FLUX_CORE_LIB"
 ENV_TRACE = "FLUX_CTYPES_TRACE"
@@ -269,16 +275,17 @@ _companions = {}  # type: Dict[str, Any]
 def load_companion(library: str) -> ctypes.CDLL:
     """flux-core's library ``library`` (a key of SONAMES), from the
     directory of the libflux-core that was loaded, else by soname."""
+    core = load_library()  # before taking the lock: load_library takes it too
     if library == "core":
-        return load_library().cdll
+        return core.cdll
     with _load_lock:
         cdll = _companions.get(library)
         if cdll is not None:
             return cdll  # type: ignore[no-any-return]
         soname = SONAMES[library]
-        beside = os.path.join(os.path.dirname(load_library().path), soname)
+        beside = os.path.join(os.path.dirname(core.path), soname)
         tried = []
-        for path in (beside, soname):
+        for path in (beside, soname) if library != "libc" else (soname,):
             try:
                 cdll = ctypes.CDLL(path, use_errno=True)
                 break
@@ -332,6 +339,8 @@ _C_NAMES = {
     flux_kvs_txn_t: "flux_kvs_txn_t",
     flux_kvsdir_t: "flux_kvsdir_t",
     flux_kvsitr_t: "flux_kvsitr_t",
+    hostlist_t: "struct hostlist *",
+    idset_t: "struct idset *",
 }  # type: Dict[Any, str]
 
 
@@ -457,6 +466,18 @@ class _Unchecked:
 
 
 unchecked = _Unchecked()  # type: Any
+_CFuncPtr = ctypes._CFuncPtr  # type: ignore[attr-defined]
+
+
+def destructor(name: str) -> Callable[[Any], None]:
+    """What releases a wrapper's pointer: lib's ``name``, as its unchecked
+    twin when lib's is the binding itself (a wrapper's pointer is always
+    of the destructor's type, so the converter call is saved); a
+    replacement set on lib (the tracer, a test's counter) is used as is."""
+    func = getattr(lib, name)
+    if isinstance(func, _CFuncPtr):
+        return getattr(unchecked, name)  # type: ignore[no-any-return]
+    return func  # type: ignore[no-any-return]
 set_errno = ctypes.set_errno
 
 
@@ -570,6 +591,57 @@ def own(
     _OWNED.add(ref)
 
 
+def _owned_elsewhere(ptr: Any) -> bool:
+    """Whether a live wrapper owns a reference on ``ptr`` (a scan: only
+    for the rare assignment to ``handle``)."""
+    addr = ctypes.cast(ptr, c_void_p).value
+    return any(ctypes.cast(ref.ptr, c_void_p).value == addr for ref in list(_OWNED))
+
+
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _count_refs(value: Any) -> int:
+    return _getrefcount(value) if _getrefcount is not None else 0
+
+
+class _Probe:
+    # made like Future(ptr): a constructor passing its argument to a function
+    def __init__(self, value: Any) -> None:
+        self.count = _count_refs(value)
+
+
+# The count a temporary object has at that depth; a pointer a wrapper owns
+# has two more (the wrapper's attribute and its owned reference).
+_FRESH_COUNT = _Probe(object()).count
+
+
+def owned_by_a_wrapper(ptr: Any) -> bool:
+    """Whether ``ptr`` is the very pointer object a live wrapper owns (as
+    its ``handle`` gives it out), so that adopting it would free it twice.
+
+    Call it from a constructor given ``ptr``.  A pointer fresh from a C
+    call is referenced only by its caller; one a wrapper owns also by the
+    wrapper and by its owned reference.  Where the interpreter counts
+    references the count rules most pointers out without a search;
+    otherwise (or when it may be owned) the owned references are searched."""
+    if _getrefcount is not None and _getrefcount(ptr) < _FRESH_COUNT + 2:
+        return False
+    return any(ref.ptr is ptr for ref in list(_OWNED))
+
+
+def _owner_of(ptr: Any) -> Any:
+    """The live wrapper owning ``ptr`` of the same C type, if any (a scan:
+    only for the raw layer's routed calls)."""
+    addr = ctypes.cast(ptr, c_void_p).value
+    for ref in list(_OWNED):
+        obj = ref()
+        if (obj is not None and type(ref.ptr) is type(ptr)
+                and ctypes.cast(ref.ptr, c_void_p).value == addr):
+            return obj
+    return None
+
+
 def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
     """Finalizer body for code that keeps its own weakref.finalize: give
     back ``ptr`` (``keepalive``, an argument of the pending finalizer, is
@@ -633,6 +705,7 @@ class CObject:
 
     _as_parameter_: Any = DEAD
     _ctype: Any = None
+    _c_incref = ""  # the C function taking one more reference, if any
     _prefixes: Tuple[str, ...] = ("flux_",)
     _c_destroy = ""
     # the C object lives on a handle's reactor (see own(thread_bound=...))
@@ -641,8 +714,7 @@ class CObject:
     def _own(self, ptr: Any, keepalive: Any = None) -> None:
         """Own ``ptr`` (one C reference, handed over by the caller)."""
         self._as_parameter_ = ptr
-        # unchecked: ``ptr`` is always of ``_ctype`` (see the handle setter)
-        own(self, getattr(unchecked, self._c_destroy), ptr, keepalive, self._thread_bound)
+        own(self, destructor(self._c_destroy), ptr, keepalive, self._thread_bound)
 
     @property
     def closed(self) -> bool:
@@ -675,6 +747,13 @@ class CObject:
                 "{}.handle: expected a non-NULL {} pointer, not {!r}".format(
                     type(self).__name__, getattr(self._ctype, "__name__", "C"), value))
         keepalive = self._keepalive_for_handle()
+        if _owned_elsewhere(value):
+            # another wrapper gives this pointer back: share it with a
+            # reference of our own rather than free it a second time
+            if not self._c_incref:
+                raise ValueError("{}.handle: that {} belongs to another wrapper".format(
+                    type(self).__name__, getattr(self._ctype, "__name__", "pointer")))
+            getattr(lib, self._c_incref)(value)
         self.close()
         self._own(value, keepalive)
 
@@ -715,6 +794,15 @@ class CObject:
             return "<{} closed>".format(type(self).__name__)
         addr = ctypes.cast(ptr, c_void_p).value or 0
         return "<{} 0x{:x}>".format(type(self).__name__, addr)
+
+
+def take_string(ptr: Any) -> str:
+    """The text of a NUL-terminated string C malloc'd for us, which is
+    freed here (``hostlist_encode()``, ``idset_encode()``)."""
+    try:
+        return ctypes.string_at(ptr).decode("utf-8", "surrogateescape")
+    finally:
+        lib.free(ptr)
 
 
 def version() -> str:
@@ -765,7 +853,7 @@ def _unwrap(value: Any, ctype: Any, name: str) -> Any:
             raise closed_error(value)
         return ptr
     raise InvalidArguments("{} must be a {}, not {}".format(
-        name, C_NAMES.get(ctype, ctype), type(value).__name__))
+        name, _args.c_name(ctype), type(value).__name__))
 
 
 def raw_call(fn: Fn, *args: Any) -> Any:
@@ -783,6 +871,22 @@ def raw_call(fn: Fn, *args: Any) -> Any:
     if len(args) != len(fn.argtypes):
         raise WrongNumArguments("{}() takes {} arguments, {} given".format(
             name, len(fn.argtypes), len(args)))
+    if name not in _args.REFUSED and _args.is_destructor(fn):
+        # a wrapper (or the pointer a wrapper owns) is closed by its wrapper,
+        # so it is never freed twice; a pointer no wrapper owns is the
+        # caller's to free
+        target = args[0]
+        if isinstance(target, CObject):
+            if target._ctype is not fn.argtypes[0]:
+                raise InvalidArguments("{}() argument 1 must be a {}, not {}".format(
+                    name, _args.c_name(fn.argtypes[0]), type(target).__name__))
+            target.close()
+            return None
+        if isinstance(target, fn.argtypes[0]) and target:
+            owner = _owner_of(target)
+            if owner is not None:
+                owner.close()
+                return None
     try:
         converted = _args.convert_call(fn, args, _unwrap)
     except ClosedError:
@@ -793,14 +897,14 @@ def raw_call(fn: Fn, *args: Any) -> Any:
         if isinstance(exc, InvalidArguments):
             raise
         raise InvalidArguments(str(exc)) from None
-    if name in _args.DESTRUCTORS:
-        args[0].close()
-        return None
     method = _args.ROUTED.get(name)
-    if method is not None and isinstance(args[0], CObject):
+    if method is not None:
         # the wrapper's own method keeps its bookkeeping (registries,
-        # libev's one-loop-per-signal rule, an RPC's handle) in step with C
-        return getattr(args[0], method)(*args[1:])
+        # libev's one-loop-per-signal rule, an RPC's handle) in step with
+        # C, also when it is given the wrapper's pointer (x.handle)
+        owner = args[0] if isinstance(args[0], CObject) else _owner_of(args[0])
+        if owner is not None:
+            return getattr(owner, method)(*args[1:])
     func = getattr(lib, name)
     adopted = _args.ADOPTS.get(name)
     if adopted is not None:

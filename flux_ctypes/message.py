@@ -57,6 +57,7 @@ class Message(CObject):
 
     _ctype = flux_msg_t
     _c_destroy = "flux_msg_decref"
+    _c_incref = "flux_msg_incref"
 
     def __init__(
         self, type: int = FLUX_MSGTYPE_REQUEST, handle: Any = None,

@@ -9,7 +9,7 @@ from flux_ctypes.future import (
     COLLECT_EVERY, Future, count_wait, future_error, must_slice, sliced_wait,
 )
 from flux_ctypes.lib import (
-    DEAD, DEFERRED, closed_error, failed, flux_t, lib, own, run_deferred, set_errno,
+    DEAD, DEFERRED, closed_error, destructor, failed, flux_t, lib, own, run_deferred, set_errno,
     unchecked,
 )
 from flux_ctypes.util import decode_json, encode_payload, encode_topic
@@ -56,11 +56,11 @@ class RPC(Future):
         err = set_errno(0)
         if not ptr:
             raise failed("flux_rpc", err)
-        # Future.__init__(ptr, keepalive=flux_handle), less the checks a
-        # pointer fresh from flux_rpc() passes
+        # Future.__init__(ptr, keepalive=flux_handle, fresh=True), less the
+        # checks a pointer fresh from flux_rpc() passes
         self._keepalive = flux_handle
         self._as_parameter_ = ptr
-        own(self, unchecked.flux_future_destroy, ptr, flux_handle, True)
+        own(self, destructor("flux_future_destroy"), ptr, flux_handle, True)
         self.flux_handle = flux_handle
 
     def get_str(self) -> Optional[str]:

@@ -54,6 +54,7 @@ class Reactor(CObject):
 
     _ctype = flux_reactor_t
     _c_destroy = "flux_reactor_decref"
+    _c_incref = "flux_reactor_incref"
     _thread_bound = True
 
     def __init__(self, ptr: Any) -> None:

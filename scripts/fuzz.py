@@ -47,6 +47,9 @@ EXPECTED = (TypeError, ValueError, OverflowError, OSError, AttributeError)
 
 
 # --- the child ---------------------------------------------------------------
+POOL_BIAS = 0.35  # how often an argument is one of the pool's objects
+
+
 def _values(rng, pool):
     """One random argument value."""
     choices = [
@@ -60,8 +63,11 @@ def _values(rng, pool):
         ctypes.c_int(3), ctypes.c_void_p(), ctypes.create_string_buffer(8),
         ctypes.POINTER(ctypes.c_int)(),
     ]
-    if pool and rng.random() < 0.35:
-        return rng.choice(pool)
+    if pool and rng.random() < POOL_BIAS:
+        obj = rng.choice(pool)
+        if rng.random() < 0.15:
+            return getattr(obj, "handle", obj)  # its raw pointer (or None, closed)
+        return obj
     return rng.choice(choices)
 
 
@@ -309,7 +315,7 @@ def run(batches, calls, timeout, seed, uri, python):
     for batch in range(batches):
         bseed = seed + batch
         cmd = [python, os.path.abspath(__file__), "--child", "--seed", str(bseed),
-               "--calls", str(calls), "--uri", uri]
+               "--calls", str(calls), "--uri", uri, "--pool-bias", str(POOL_BIAS)]
         # glibc fills freed memory with garbage: a use after free shows
         env = dict(os.environ, MALLOC_PERTURB_="165")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -343,6 +349,7 @@ def run(batches, calls, timeout, seed, uri, python):
 
 
 def main(argv=None):
+    global POOL_BIAS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--calls", type=int, default=300)
@@ -350,10 +357,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--uri", default=os.environ.get("FLUX_URI"))
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--pool-bias", type=float, default=POOL_BIAS,
+                        help="share of arguments taken from the live/closed objects "
+                        "(default %(default)s)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.uri:
         parser.error("no instance: set FLUX_URI (run under 'flux start') or pass --uri")
+    POOL_BIAS = args.pool_bias
     if args.child:
         selftest = os.environ.get("FLUX_CTYPES_FUZZ_SELFTEST")
         if selftest == "crash":

@@ -126,9 +126,12 @@ def handle(flux_uri):
 def collect():
     """Collect garbage until finalizers have run.  One pass is enough on
     CPython; on PyPy an object freed by one finalizer (a handle kept alive
-    by its future's) is only collected on a later pass."""
+    by its future's) is only collected on a later pass.  Releases the
+    collector queued for a thread that has ended since are performed too
+    (as the next C object made in any thread would)."""
     for _ in range(4):
         gc.collect()
+        flux_lib.run_deferred()
 
 
 def open_fds():

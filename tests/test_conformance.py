@@ -51,6 +51,8 @@ OPAQUE = {
     flux_lib.flux_kvs_txn_t._type_: "flux_kvs_txn",
     flux_lib.flux_kvsdir_t._type_: "flux_kvsdir",
     flux_lib.flux_kvsitr_t._type_: "flux_kvsitr",
+    flux_lib.hostlist_t._type_: "hostlist",
+    flux_lib.idset_t._type_: "idset",
 }
 
 # How C spells the type each ctypes Structure with fields mirrors.
@@ -59,7 +61,13 @@ STRUCTS = {
     flux_lib.flux_match: "struct flux_match",
     flux_lib.flux_msg_cred: "struct flux_msg_cred",
     flux_lib.flux_msgcounters_t: "flux_msgcounters_t",
+    flux_lib.idset_error_t: "idset_error_t",
 }
+
+# What the tables are checked against: libflux-core's API, the companion
+# libraries' headers, and <stdlib.h> for free().
+INCLUDES = ("stdlib.h", "flux/core.h", "flux/hostlist.h", "flux/idset.h")
+INCLUDE_LINES = ["#include <{}>".format(name) for name in INCLUDES]
 
 # Constants newer than some supported flux-core: name -> first version with
 # it.  Headers older than that may lack it (reported as a skip); any other
@@ -189,15 +197,15 @@ def decls(headers, tmp_path_factory):
     source = str(workdir / "core.c")
     output = str(workdir / "core.xml")
     with open(source, "w") as f:
-        f.write("#include <flux/core.h>\n")
+        f.write("\n".join(INCLUDE_LINES) + "\n")
     ok, errors = _cdecl.run_castxml(
         castxml, source, output, [headers.include], cc=shutil.which("gcc")
     )
     if not ok and "file not found" in errors and "flux/" not in errors:
         pytest.skip("flux/core.h needs headers not installed here: " + errors.strip())
     if not ok:
-        pytest.fail("castxml could not read {}/flux/core.h:\n{}".format(
-            headers.include, errors), pytrace=False)
+        pytest.fail("castxml could not read {} in {}:\n{}".format(
+            ", ".join(INCLUDES), headers.include, errors), pytrace=False)
     return _cdecl.Declarations(output)
 
 
@@ -266,8 +274,8 @@ def function_report(headers, decls):
             report.absent.append((fn.name, "these headers have no barrier.h"))
         elif hasattr(cdll, fn.name):
             report.problems.append(
-                "{}: not declared in {}/flux/core.h, yet the library exports it".format(
-                    fn.name, headers.include))
+                "{}: not declared in {} (in {}), yet the library exports it".format(
+                    fn.name, ", ".join(INCLUDES), headers.include))
         else:
             report.absent.append((fn.name, "neither these headers nor the library have it"))
     return report
@@ -290,7 +298,7 @@ def test_table_functions_present_in_these_headers(headers, function_report):
 
 # --- structures ------------------------------------------------------------------
 def struct_layout_program(structs):
-    lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <flux/core.h>",
+    lines = ["#include <stddef.h>", "#include <stdio.h>"] + INCLUDE_LINES + [
              "int main (void)", "{"]
     for cls, spelling in structs.items():
         key = cls.__name__

@@ -95,10 +95,11 @@ def test_parse_version():
 def test_table_is_well_formed():
     names = [fn.name for fn in flux_lib.FUNCTIONS]
     assert len(names) == len(set(names)), "a function is declared twice"
+    prefixes = {"core": ("flux_",), "hostlist": ("hostlist_",), "idset": ("idset_",),
+                "libc": ("free",)}
     for fn in flux_lib.FUNCTIONS:
         assert fn.library in flux_lib.SONAMES, fn
-        if fn.library == "core":
-            assert fn.name.startswith("flux_"), fn
+        assert fn.name.startswith(prefixes[fn.library]), fn
         if fn.added is not None and fn.removed is not None:
             assert fn.added < fn.removed, fn
         assert fn.errors in (flux_lib.NULL, flux_lib.NEG, flux_lib.NONE), fn

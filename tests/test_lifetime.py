@@ -275,3 +275,58 @@ def test_wrappers_refuse_copies(flux_uri):
             for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
                 with pytest.raises(TypeError, match="can't be"):
                     attempt(obj)
+
+
+def test_assigning_a_pointer_another_wrapper_owns_shares_it(flux_uri):
+    """``x.handle = y.handle`` must not make two owners of one reference."""
+    with Flux(flux_uri) as h:
+        a = h.rpc("broker.ping", {"n": 1})
+        b = h.rpc("broker.ping", {"n": 2})
+        b.handle = a.handle  # b takes a reference of its own
+        a.close()
+        assert b.get()["n"] == 1
+        b.close()
+        m1, m2 = Message(), Message()
+        m2.handle = m1.handle
+        del m1
+        collect()
+        m2.topic = "still.alive"
+        w1 = h.timer_watcher_create(1, lambda *a: None)
+        w2 = h.timer_watcher_create(1, lambda *a: None)
+        with pytest.raises(ValueError, match="belongs to another wrapper"):
+            w2.handle = w1.handle  # a watcher has no reference to share
+        w1.destroy()
+        w2.destroy()
+
+
+def test_future_of_another_wrappers_pointer_shares_it(flux_uri):
+    """Future(f.handle) must not adopt the reference f gives back (the
+    fuzzer's raw pointers found that double free)."""
+    with Flux(flux_uri) as h:
+        f = h.rpc("broker.ping", {"n": 3})
+        g = Future(f.handle, h)
+        del g
+        collect()
+        assert f.get()["n"] == 3
+        fresh = Future(h.future_create(None, None))  # adopted, not shared
+        fresh.pimpl.fulfill(None, None)
+        assert fresh.is_ready()
+
+
+@pytest.mark.skipif(not hasattr(sys, "getrefcount"), reason="needs reference counts")
+def test_a_fresh_pointer_is_not_searched_for(flux_uri, monkeypatch):
+    """Every RPC makes a Future: its fresh pointer must not cost a search
+    of all the owned references."""
+    import flux_ctypes.lib as flux_lib
+
+    class NoSearch(set):
+        def __iter__(self):
+            raise AssertionError("searched the owned references")
+
+    with Flux(flux_uri) as h:
+        owned = NoSearch(flux_lib._OWNED)
+        monkeypatch.setattr(flux_lib, "_OWNED", owned)
+        ptr = lib.flux_future_create(None, None)
+        assert not flux_lib.owned_by_a_wrapper(ptr)
+        lib.flux_future_destroy(ptr)
+        monkeypatch.undo()

@@ -34,7 +34,12 @@ PEER_TESTS = [
     "t0016-job-validate",
     "t0017-job-utils",
     "t0018-jobspec",
+    "t0020-hostlist",
+    "t0021-idset",
+    "t0022-resource-set",
+    "t0041-resource-count",
     "t0023-executor",
+    "t0042-job-manager-alloc-cache",
     "t0030-journal",
     "t0046-job-watcher",
 ]

@@ -181,14 +181,44 @@ def test_future_ext_fulfill_does_not_leak(handle):
     libc.mallinfo2.restype = Mallinfo2
 
     f = FutureExt(lambda f: None)
-    for _ in range(200):  # warm up
+    for _ in range(20000):  # warm up (PyPy's JIT and GC arenas grow at first)
         f.fulfill("x")
         f.get()
         f.reset()
+    import gc
+
+    gc.collect()  # PyPy's ctypes objects hold raw memory until collected
     before = libc.mallinfo2().uordblks
     for _ in range(20000):
         f.fulfill("x")
         f.get()
         f.reset()
+    gc.collect()
     grown = libc.mallinfo2().uordblks - before
     assert grown < 20000 * 8, "{} bytes left allocated by 20000 fulfill()s".format(grown)
+
+
+def test_every_tables_handle_types_are_opaque_to_the_raw_layer(handle):
+    """Any table's pointer to an incomplete structure is a handle, never an
+    output parameter to be given scratch space (freeing that crashed)."""
+    from flux_ctypes.ffi.args import is_opaque
+    from flux_ctypes.inner import raw
+    from flux_ctypes.lib import FUNCTIONS
+
+    destroys = [fn for fn in FUNCTIONS if fn.argtypes and is_opaque(fn.argtypes[0])
+                and fn.name.endswith("_destroy") and not fn.name.startswith("flux_reactor")]
+    assert len(destroys) >= 5
+    for fn in destroys:
+        _refused(InvalidArguments, "not None", getattr(raw, fn.name), None)
+        if fn.argtypes[0] is not type(Message().cptr):  # a wrapper of another type
+            _refused(InvalidArguments, "must be a", getattr(raw, fn.name), Message())
+
+
+def test_aux_set_through_the_raw_layer(handle):
+    """No destructor C would call, and no "flux::" key of libflux-core's own
+    (the handle's reactor lives under one)."""
+    _refused(InvalidArguments, "must be None", handle.aux_set, "mine", None, b"not a function")
+    _refused(InvalidArguments, "belong to libflux-core", handle.aux_set, "flux::reactor",
+             None, None)
+    assert handle.aux_set("flux_ctypes.test", b"v", None) == 0
+    assert handle.get_reactor() is not None

@@ -29,7 +29,7 @@ from ctypes import (
     c_uint32,
     c_void_p,
 )
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from flux_ctypes.ffi.types import (
     Fn,
@@ -203,6 +203,16 @@ def _nonnull(value: Any, name: str) -> Any:
     return value
 
 
+def _aux_name(value: Any, name: str) -> Any:
+    """An aux key of one's own: libflux-core keeps its own objects (the
+    handle's reactor, its message dispatch...) under "flux::" keys, and
+    replacing one frees or loses them."""
+    data = text(value, name)
+    if data is None or data.startswith(b"flux::"):
+        raise ValueError("{}: the \"flux::\" aux keys belong to libflux-core".format(name))
+    return data
+
+
 # Parameters libev or libflux-core would assert on, or free, or call: by
 # function name, then argument index.
 DOMAINS = {
@@ -219,6 +229,8 @@ DOMAINS = {
     # a stored result freed with a destructor we'd have to trust
     "flux_future_fulfill": {1: _check_none, 2: _check_none},
     "flux_msg_handler_create": {2: _nonnull},
+    # (handle, name, value, destructor): C would call the destructor
+    "flux_aux_set": {1: _aux_name, 3: _check_none},
 }  # type: Dict[str, Dict[int, Callable[[Any, str], Any]]]
 
 # Functions that write into a ``void *`` buffer they are given.
@@ -285,19 +297,52 @@ def convert_call(fn: Fn, args: Sequence[Any], unwrap: Callable[[Any, Any, str], 
     return out
 
 
+# the base class of every ctypes function-pointer type
+_FUNCPTR = ctypes.CFUNCTYPE(None).__mro__[1]
+
+
+def is_opaque(ctype: Any) -> bool:
+    """A handle type: a pointer to a structure C keeps to itself (every
+    table's, not only the core's), never an output parameter."""
+    if ctype in OPAQUE:
+        return True
+    return (isinstance(ctype, type) and issubclass(ctype, ctypes._Pointer)
+            and isinstance(ctype._type_, type) and issubclass(ctype._type_, ctypes.Structure)
+            and "_fields_" not in vars(ctype._type_))
+
+
+def is_destructor(fn: Fn) -> bool:
+    """Whether ``fn`` ends the life of its first argument."""
+    return bool(fn.argtypes) and is_opaque(fn.argtypes[0]) and (
+        fn.name in DESTRUCTORS or fn.name.endswith(("_destroy", "_decref")))
+
+
+def c_name(ctype: Any) -> str:
+    return C_NAMES.get(ctype) or getattr(getattr(ctype, "_type_", None), "__name__",
+                                         str(ctype)).lstrip("_")
+
+
+def _int_range(ctype: Any) -> "Optional[Tuple[int, int]]":
+    code = getattr(ctype, "_type_", None)
+    if not isinstance(code, str) or code not in "bBhHiIlLqQ":
+        return None
+    bits = 8 * ctypes.sizeof(ctype)
+    if code.isupper():
+        return 0, 2 ** bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
 def _convert_one(
     fn: Fn, i: int, ctype: Any, value: Any, name: str, args: Sequence[Any],
     unwrap: Callable[[Any, Any, str], Any],
 ) -> Any:
-    if ctype in OPAQUE:
-        if fn.name in DESTRUCTORS:
-            return unwrap(value, ctype, name)  # the caller closes the wrapper
+    if is_opaque(ctype):
         if isinstance(value, ctype):
             if not value:
-                raise BadCall("{} must be a {}, not NULL".format(name, C_NAMES[ctype]))
+                raise BadCall("{} must be a {}, not NULL".format(name, c_name(ctype)))
             return value
         if value is None:
-            raise BadCall("{} must be a {}, not None".format(name, C_NAMES[ctype]))
+            raise BadCall("{} must be a {}, not None".format(name, c_name(ctype)))
         return unwrap(value, ctype, name)
     if ctype is c_char_p:
         return text(value, name, allow_none=True)
@@ -323,10 +368,23 @@ def _convert_one(
             raise BadCall("{} must be a ctypes {} callback (or None), not {}".format(
                 name, base.__name__, _tname(value)))
         return value
-    if ctype in (flux_match, flux_msg_cred):
+    if ctype in (flux_match, flux_msg_cred) or (
+            isinstance(ctype, type) and issubclass(ctype, ctypes.Structure)):
         if not isinstance(value, ctype):
             raise BadCall("{} must be a {}, not {}".format(name, ctype.__name__, _tname(value)))
         return value
+    if isinstance(ctype, type) and issubclass(ctype, _FUNCPTR):
+        # another table's callback type: a ctypes callback of that type;
+        # not None, as nothing says C would tolerate NULL there
+        if not isinstance(value, ctype):
+            raise BadCall("{} must be a ctypes {} callback, not {}".format(
+                name, ctype.__name__, _tname(value)))
+        return value
+    bounds = _int_range(ctype)
+    if bounds is not None:
+        return integer(value, name, bounds[0], bounds[1])
+    if ctype is ctypes.c_float:
+        return number(value, name)
     if isinstance(ctype, type) and issubclass(ctype, ctypes._Pointer):
         target = ctype._type_
         # an output parameter: None is given a scratch place to write to

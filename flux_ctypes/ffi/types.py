@@ -62,6 +62,14 @@ class _FluxKvsItr(Structure):
     pass
 
 
+class _Hostlist(Structure):
+    """``struct hostlist`` (libflux-hostlist)."""
+
+
+class _Idset(Structure):
+    """``struct idset`` (libflux-idset)."""
+
+
 flux_t = POINTER(_FluxHandle)
 flux_msg_t = POINTER(_FluxMsg)
 flux_future_t = POINTER(_FluxFuture)
@@ -72,10 +80,18 @@ flux_conf_t = POINTER(_FluxConf)
 flux_kvs_txn_t = POINTER(_FluxKvsTxn)
 flux_kvsdir_t = POINTER(_FluxKvsDir)
 flux_kvsitr_t = POINTER(_FluxKvsItr)
+hostlist_t = POINTER(_Hostlist)
+idset_t = POINTER(_Idset)
 
 
 class flux_error_t(Structure):
     """``flux_error_t`` from types.h: a fixed buffer for error text."""
+
+    _fields_ = [("text", c_char * 160)]
+
+
+class idset_error_t(Structure):
+    """``idset_error_t`` from idset.h: a fixed buffer for decode errors."""
 
     _fields_ = [("text", c_char * 160)]
 
@@ -201,3 +217,6 @@ char_pp = POINTER(c_char_p)
 void_pp = POINTER(c_void_p)
 int_p = POINTER(c_int)
 u32_p = POINTER(c_uint32)
+# A string the callee malloc'd and the caller must free(): kept as a pointer
+# (c_char_p would copy it and lose the address to free).
+malloced_str = POINTER(c_char)

@@ -5,7 +5,10 @@ A service adds its header's module here; nothing else lists functions."""
 
 from typing import Tuple
 
-from flux_ctypes.ffi.tables import core, job, kvs
+from flux_ctypes.ffi.tables import core, hostlist, idset, job, kvs, libc
 from flux_ctypes.ffi.types import Fn
 
-FUNCTIONS = core.FUNCTIONS + job.FUNCTIONS + kvs.FUNCTIONS  # type: Tuple[Fn, ...]
+FUNCTIONS = (
+    core.FUNCTIONS + job.FUNCTIONS + kvs.FUNCTIONS
+    + hostlist.FUNCTIONS + idset.FUNCTIONS + libc.FUNCTIONS
+)  # type: Tuple[Fn, ...]
