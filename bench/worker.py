@@ -349,6 +349,60 @@ def kvs_lookup(b, n):
     return timed(run, n, max(50, n // 20))
 
 
+def _job(b):
+    import importlib
+
+    return importlib.import_module("flux_ctypes.job" if b.name == "ctypes" else "flux.job")
+
+
+def job_submit(b, n):
+    """Submit N jobs (one trivial command each, ``urgency=0`` so they are
+    held and never scheduled: the submission path is what is measured)
+    with submit_async() and a then() callback per job; then cancel them."""
+    job = _job(b)
+    h = b.Flux()
+    spec = job.JobspecV1.from_command(["true"])
+    done = [0]
+    target = [0]
+    ids = []
+
+    def on_submit(f):
+        ids.append(job.submit_get_id(f))
+        done[0] += 1
+        if done[0] == target[0]:
+            h.reactor_stop()
+
+    def run(count):
+        done[0] = 0
+        target[0] = count
+        for _ in range(count):
+            job.submit_async(h, spec, urgency=0).then(on_submit)
+        h.reactor_run()
+        check(done[0], count)
+
+    result = timed(run, n, max(20, n // 20), reps=int(os.environ.get("BENCH_JOB_REPS", "2")))
+    # untimed: leave the queue empty for the next workload
+    for fut in [job.cancel_async(h, jobid) for jobid in ids]:
+        fut.get()
+    return result
+
+
+def job_executor(b, n):
+    """Run N trivial jobs (``true``) to completion through FluxExecutor:
+    submission, scheduling, execution and the event watch per job."""
+    job = _job(b)
+    spec = job.JobspecV1.from_command(["true"])
+
+    def run(count):
+        with job.FluxExecutor() as executor:
+            futures = [executor.submit(spec) for _ in range(count)]
+            for fut in futures:
+                if fut.result(timeout=300) != 0:
+                    raise SystemExit("job_executor: a job failed")
+
+    return timed(run, n, 5, reps=int(os.environ.get("BENCH_JOB_REPS", "2")))
+
+
 # workload: (function, N per timed run).  run.py uses these N too (times
 # its --scale), so a standalone worker measures what a round measures.
 WORKLOADS = {
@@ -361,6 +415,8 @@ WORKLOADS = {
     "message": (message, 20000),
     "kvs_put_commit": (kvs_put_commit, 1000),
     "kvs_lookup": (kvs_lookup, 3000),
+    "job_submit": (job_submit, 1000),
+    "job_executor": (job_executor, 200),
     "memory": (memory, 10000),
     "memory_py": (memory_py, 10000),
 }

@@ -33,6 +33,8 @@ class Registry(Generic[T]):
         self._objects: Dict[Any, T] = {}
         # What the trampolines call: the dict's own get(), no Python frame.
         self.lookup: Callable[[Any], Optional[T]] = self._objects.get
+        # remove(key, None): the dict's own pop(), likewise
+        self.remove: Callable[[Any, Any], Optional[T]] = self._objects.pop
         ALL.append(self)
 
     def add(self, obj: T) -> int:

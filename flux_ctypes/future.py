@@ -8,12 +8,15 @@ back exactly once, when collected (:func:`flux_ctypes.lib.own`).  While a
 
 import ctypes
 import errno
+import gc
 import json
+import os
 import signal
+import sys
 import threading
 import time
 import weakref
-from ctypes import byref, c_void_p
+from ctypes import byref, c_double, c_void_p
 from types import MappingProxyType
 from typing import (
     TYPE_CHECKING, Any, Awaitable, Callable, Generator, List, Mapping, Optional, Tuple,
@@ -27,13 +30,16 @@ from flux_ctypes.lib import (
     CObject,
     RawView,
     closed_error,
+    failed,
     flux_continuation_f,
     flux_future_t,
     flux_t,
     lib,
     owned_by_a_wrapper,
     run_deferred,
+    set_errno,
     trampoline,
+    unchecked,
 )
 from flux_ctypes.util import decode_json
 
@@ -65,6 +71,56 @@ _INIT: "weakref.WeakValueDictionary[int, FutureExt]" = weakref.WeakValueDictiona
 _INF = float("inf")
 
 
+def _main_ident() -> Optional[int]:
+    return threading.main_thread().ident
+
+
+# The main thread's ident, read once (threading.main_thread() and .ident are
+# two Python frames per synchronous RPC), again in a forked child, where the
+# forking thread becomes the main thread (threading registered its own
+# after-fork hook first, so it has updated main_thread() by then).
+_main = [_main_ident()]
+_at_fork = getattr(os, "register_at_fork", None)  # Python 3.7+
+if _at_fork is not None:
+    _at_fork(after_in_child=lambda: _main.__setitem__(0, _main_ident()))
+else:  # pragma: no cover - Python 3.6
+    _main[0] = None
+
+_SLICE = c_double(INTERRUPT_SLICE)
+_FOREVER = c_double(-1.0)  # the C timeout of then() without one
+
+
+# Each future that waited keeps, until it is destroyed, a private reactor
+# whose epoll set watches its handle's descriptor, and Linux lets at most
+# 1000 epoll sets watch one descriptor (then libev aborts on a failed
+# epoll_ctl).  CPython destroys a future as its last reference goes; an
+# interpreter without reference counting (PyPy) only when its collector
+# runs, which thousands of synchronous RPCs can outpace.  There, every
+# COLLECT_EVERY blocking waits let the collector run first.
+COLLECT_EVERY = 0 if sys.implementation.name == "cpython" else 256
+_waits = [0]
+
+
+def count_wait() -> None:
+    """Count a blocking wait where COLLECT_EVERY is set (see above)."""
+    _waits[0] += 1
+    if _waits[0] >= COLLECT_EVERY:
+        _waits[0] = 0
+        gc.collect()
+
+
+def must_slice(sliced: bool) -> bool:
+    """Whether a blocking wait must go in slices to stay interruptible: in
+    the main thread, with a Python SIGINT handler, outside a reactor, for a
+    future that can be waited on in slices (see blocking_wait)."""
+    if not sliced or state.reactor_depth:
+        return False
+    main = _main[0]
+    if main is None:  # pragma: no cover - Python 3.6
+        main = _main_ident()
+    return _get_ident() == main and callable(_getsignal(_SIGINT))
+
+
 def blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     """flux_future_wait_for(), but Ctrl-C in the main thread still works.
 
@@ -80,34 +136,38 @@ def blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     # No flux_future_is_ready() first: flux_future_wait_for() returns at
     # once for a fulfilled future, and a synchronous RPC is never fulfilled
     # yet, so that call was one more per get().
-    # (get_ident() against main_thread(): current_thread() is a Python
-    # function and this test runs once per synchronous RPC.)
     if DEFERRED:
         run_deferred()
-    if (
-        not sliced
-        or state.reactor_depth
-        or _get_ident() != threading.main_thread().ident
-        or not callable(_getsignal(_SIGINT))
-    ):
+    if COLLECT_EVERY:
+        count_wait()
+    if not must_slice(sliced):
         lib.flux_future_wait_for(fptr, timeout)
         return
-    # Main thread with a Python SIGINT handler: wait in short slices, so the
-    # handler (KeyboardInterrupt by default) runs between them.
+    sliced_wait(fptr, timeout)
+
+
+def sliced_wait(fptr: Any, timeout: float) -> None:
+    """Wait in short slices, so the SIGINT handler (KeyboardInterrupt by
+    default) runs between them; called where :func:`must_slice` says so."""
+    wait_for = unchecked.flux_future_wait_for  # no converters, no errcheck
     deadline = None if timeout < 0 else time.monotonic() + timeout
     while True:
-        step = INTERRUPT_SLICE
-        if deadline is not None:
-            step = min(step, max(0.0, deadline - time.monotonic()))
+        if deadline is None:
+            step = _SLICE
+        else:
+            step = c_double(min(INTERRUPT_SLICE, max(0.0, deadline - time.monotonic())))
         try:
-            lib.flux_future_wait_for(fptr, step)
+            rc = wait_for(fptr, step)
+            err = set_errno(0)
+        except OSError as exc:  # traced: the checked binding raised
+            rc, err = -1, exc.errno or 0
+        if rc >= 0:
             return
-        except OSError as exc:
-            if exc.errno != errno.ETIMEDOUT:
-                raise
-            raise_pending()  # a callback run by the wait failed
-            if deadline is not None and time.monotonic() >= deadline:
-                raise
+        if err != errno.ETIMEDOUT:
+            raise failed("flux_future_wait_for", err)
+        raise_pending()  # a callback run by the wait failed
+        if deadline is not None and time.monotonic() >= deadline:
+            raise failed("flux_future_wait_for", err)
 
 
 def future_error(fptr: Any, exc: OSError) -> BaseException:
@@ -121,6 +181,7 @@ def future_error(fptr: Any, exc: OSError) -> BaseException:
 
 
 _then_lookup = _THEN.lookup
+_then_remove = _THEN.remove
 
 
 def _address(ptr: Any) -> int:
@@ -140,7 +201,15 @@ def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
         return
     try:
         if not future.stopped:
-            future.then_cb(future, *future.then_args, **future.then_kwargs)
+            args = future.then_args
+            if future.then_kwargs is _NO_KWARGS:
+                # no f(*(), **{}): that builds a tuple and copies a dict
+                if args:
+                    future.then_cb(future, *args)
+                else:
+                    future.then_cb(future)
+            else:
+                future.then_cb(future, *args, **future.then_kwargs)
     except BaseException as exc:  # nothing may cross back into C
         ptr = future._as_parameter_
         if ptr is DEAD:  # the callback closed its future, then raised
@@ -151,10 +220,12 @@ def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
             lib.flux_future_reset(ptr)
         future.stopped = True
     finally:
-        future._then_pending -= 1
-        if future._then_pending <= 0:
+        pending = future._then_pending - 1
+        if pending > 0:
+            future._then_pending = pending
+        else:
             future._then_pending = 0
-            _THEN.discard(key)  # type: ignore[arg-type]
+            _then_remove(key, None)
 
 
 _on_continuation = trampoline(flux_continuation_f, _continuation_cb, c_void_p, c_void_p)
@@ -310,16 +381,22 @@ class Future(CObject):
             raise ValueError("Callback cannot be None")
         if not callable(callback):
             raise TypeError("callback must be callable, not {}".format(type(callback).__name__))
-        if timeout != -1.0:
-            timeout = check.timeout(timeout)
+        if timeout == -1.0:
+            ctimeout = _FOREVER
+        else:
+            ctimeout = c_double(check.timeout(timeout))
         self.then_cb = callback
         self.then_args = args
         self.then_kwargs = kwargs if kwargs else _NO_KWARGS
         key = _THEN.add(self)
         self._then_key = key
         self._then_pending = 1
+        # unchecked: the arguments are as C takes them (the key a c_void_p)
         try:
-            lib.flux_future_then(ptr, timeout, _on_continuation, key)
+            rc = unchecked.flux_future_then(ptr, ctimeout, _on_continuation, c_void_p(key))
+            err = set_errno(0)
+            if rc < 0:
+                raise failed("flux_future_then", err)
         except OSError:
             _THEN.discard(key)
             self._then_pending = 0

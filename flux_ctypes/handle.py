@@ -25,7 +25,10 @@ from flux_ctypes.lib import (
     DEAD,
     CObject,
     disown,
+    failed,
     run_deferred,
+    set_errno,
+    unchecked,
     UnknownFunctionError,
     find_function,
     flux_error_t,
@@ -344,8 +347,16 @@ class Flux(CObject):
     # -- messages ----------------------------------------------------------
     def send(self, message: Message, flags: int = 0) -> int:
         hptr = self.cptr
-        mptr = check.instance(message, Message, "message").cptr
-        return int(lib.flux_send(hptr, mptr, check.c_int_arg(flags, "flags")))
+        if type(message) is not Message:
+            check.instance(message, Message, "message")
+        mptr = message.cptr
+        if type(flags) is not int or not -0x80000000 <= flags <= 0x7FFFFFFF:
+            flags = check.c_int_arg(flags, "flags")
+        rc = unchecked.flux_send(hptr, mptr, flags)  # each checked above
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_send", err)
+        return int(rc)
 
     def recv(
         self,
@@ -373,7 +384,11 @@ class Flux(CObject):
         hptr = self.cptr
         if type(message) is not Message:
             check.instance(message, Message, "message")
-        return int(lib.flux_respond(hptr, message.cptr, encode_payload(payload)))
+        rc = unchecked.flux_respond(hptr, message.cptr, encode_payload(payload))
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_respond", err)
+        return int(rc)
 
     def rpc(
         self, topic: Any, payload: Any = None, nodeid: int = FLUX_NODEID_ANY,

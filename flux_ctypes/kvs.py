@@ -64,14 +64,16 @@ from flux_ctypes.constants import (
     FLUX_KVS_WATCH_FULL,
     FLUX_KVS_WATCH_UNIQ,
 )
-from flux_ctypes.future import Future, future_error
+from flux_ctypes.future import COLLECT_EVERY, Future, count_wait, future_error
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
+    DEFERRED,
     flux_kvs_txn_t,
     flux_kvsdir_t,
     flux_t,
     lib,
     own,
+    run_deferred,
 )
 from flux_ctypes.rpc import RPC
 from flux_ctypes.util import decode_json
@@ -212,7 +214,14 @@ class _KVSRequest(Future):
     def _call(self, func: Callable[..., Any], *args: Any) -> None:
         """Wait for the response, then ``func(self.handle, *args)``;
         OSError with the future's error text when either fails."""
-        self.wait_for()
+        if self._sliced:  # a watch (an RPC): wait where Ctrl-C is seen
+            self.wait_for()
+        else:
+            if DEFERRED:
+                run_deferred()
+            if COLLECT_EVERY:
+                count_wait()
+        # else the getter waits itself, as in C: one call less
         try:
             func(self.handle, *args)
         except OSError as exc:
@@ -284,7 +293,7 @@ class KVSLookup(KVSFuture):
         return decode_value(self.get_raw())
 
     def get_key(self) -> Optional[str]:
-        key = lib.flux_kvs_lookup_get_key(self.handle)
+        key = lib.flux_kvs_lookup_get_key(self.cptr)
         return None if key is None else key.decode("utf-8", "surrogateescape")
 
     def get_symlink(self) -> Tuple[Optional[str], str]:
@@ -829,7 +838,7 @@ class _WatchBase(_KVSRequest, RPC):
         # A C reference of our own, given back by __del__ after it has
         # cancelled: whether weak reference callbacks (which destroy the
         # future) run before or after __del__ varies between Pythons.
-        lib.flux_future_incref(self.handle)
+        lib.flux_future_incref(self.cptr)
         self._extra_ref = self.handle
 
     def watch_get(self, future: Any) -> Any:

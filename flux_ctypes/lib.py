@@ -403,6 +403,84 @@ class _Functions:
 lib = _Functions()  # type: Any
 
 
+def failed(name: str, err: int) -> OSError:
+    """The OSError a checker raises for ``name`` failing with errno ``err``
+    (for callers of :data:`unchecked` functions)."""
+    if err:
+        return OSError(err, os.strerror(err))
+    return OSError(0, "{} failed without setting errno".format(name))
+
+
+# PyPy's JIT compiles a call with declared argtypes into a direct call, and
+# takes a slow generic path without them: there, unchecked functions keep
+# their argtypes (and drop only the errcheck).
+_KEEP_ARGTYPES = sys.implementation.name != "cpython"
+
+
+def bind_unchecked(fn: Fn) -> Callable[..., Any]:
+    """``fn`` bound to its own function object with its restype only: no
+    argtypes (so no converter call per argument) and no errcheck (no
+    Python frame per call).  Traced, it is the checked binding."""
+    checked = getattr(lib, fn.name)
+    if getattr(checked, "missing", False) or os.environ.get(ENV_TRACE, "") not in ("", "0"):
+        return checked  # type: ignore[no-any-return]
+    cdll = load_companion(fn.library)
+    if fn.errors == NONE:
+        cdll = _plain(fn.library, cdll)
+    func = cdll._FuncPtr((fn.name, cdll))  # a new object: lib's keeps its errcheck
+    func.restype = fn.restype
+    if _KEEP_ARGTYPES:
+        func.argtypes = list(fn.argtypes)
+    return func
+
+
+class _Unchecked:
+    """``unchecked.flux_xyz``: the table's function for the few calls made
+    once per RPC, callback or object, where ctypes' own checks cost as much
+    as the C call (a converter call per argument, the errcheck frame).
+
+    The caller passes exactly what C takes, already checked: a pointer of
+    the table's type (never a wrapper), bytes or None, an int in range of a
+    C int, ``c_double``/``c_void_p`` objects for doubles and pointers given
+    as numbers.  It applies the table's error convention itself, clearing
+    ctypes' errno copy after every call as the checkers do::
+
+        rc = unchecked.flux_x(ptr)
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_x", err)
+
+    (With FLUX_CTYPES_TRACE set these are the checked, traced bindings,
+    which raise themselves.)"""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            fn = TABLE[name]
+        except KeyError:
+            raise AttributeError(
+                "{} is not in flux_ctypes' function table".format(name)
+            ) from None
+        func = bind_unchecked(fn)
+        setattr(self, name, func)
+        return func
+
+
+unchecked = _Unchecked()  # type: Any
+_CFuncPtr = ctypes._CFuncPtr  # type: ignore[attr-defined]
+
+
+def destructor(name: str) -> Callable[[Any], None]:
+    """What releases a wrapper's pointer: lib's ``name``, as its unchecked
+    twin when lib's is the binding itself (a wrapper's pointer is always
+    of the destructor's type, so the converter call is saved); a
+    replacement set on lib (the tracer, a test's counter) is used as is."""
+    func = getattr(lib, name)
+    if isinstance(func, _CFuncPtr):
+        return getattr(unchecked, name)  # type: ignore[no-any-return]
+    return func  # type: ignore[no-any-return]
+set_errno = ctypes.set_errno
+
+
 # --- lifetime: one protocol for every C object ------------------------------
 class ClosedError(ValueError):
     """A wrapper whose C object was released (closed, destroyed, or never
@@ -636,7 +714,7 @@ class CObject:
     def _own(self, ptr: Any, keepalive: Any = None) -> None:
         """Own ``ptr`` (one C reference, handed over by the caller)."""
         self._as_parameter_ = ptr
-        own(self, getattr(lib, self._c_destroy), ptr, keepalive, self._thread_bound)
+        own(self, destructor(self._c_destroy), ptr, keepalive, self._thread_bound)
 
     @property
     def closed(self) -> bool:

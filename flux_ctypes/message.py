@@ -23,8 +23,11 @@ from flux_ctypes.lib import (
     flux_msg_handler_f,
     flux_msg_handler_t,
     flux_msg_t,
+    failed,
     lib,
+    set_errno,
     trampoline,
+    unchecked,
 )
 from flux_ctypes.util import decode_json, decode_text, encode_payload, encode_topic
 from flux_ctypes.watchers import _ACTIVE, Watcher, _active
@@ -63,9 +66,12 @@ class Message(CObject):
         if type_id is not None:  # the official bindings' keyword
             type = type_id
         if handle is None:
-            if builtins.type(type) is not int:
+            if builtins.type(type) is not int or not -0x80000000 <= type <= 0x7FFFFFFF:
                 type = check.c_int_arg(type, "type")
-            ptr = lib.flux_msg_create(type)
+            ptr = unchecked.flux_msg_create(type)  # checked just above
+            err = set_errno(0)
+            if not ptr:
+                raise failed("flux_msg_create", err)
         elif isinstance(handle, Message):
             ptr = lib.flux_msg_incref(handle.cptr)
         elif isinstance(handle, flux_msg_t) and handle:
@@ -82,6 +88,14 @@ class Message(CObject):
         return ptr
 
     @classmethod
+    def _borrow(cls, ptr: Any) -> "Message":
+        """Wrap a non-NULL message C lends us (a callback's), taking a
+        reference of its own."""
+        msg = cls.__new__(cls)
+        msg._own(unchecked.flux_msg_incref(ptr))
+        return msg
+
+    @classmethod
     def _adopt(cls, ptr: Any) -> "Message":
         """Wrap a message whose reference the caller hands over."""
         msg = cls.__new__(cls)
@@ -90,13 +104,23 @@ class Message(CObject):
 
     @classmethod
     def from_event_encode(cls, topic: Any, payload: Any = None) -> "Message":
-        return cls._adopt(lib.flux_event_encode(encode_topic(topic), encode_payload(payload)))
+        ptr = unchecked.flux_event_encode(encode_topic(topic), encode_payload(payload))
+        err = set_errno(0)
+        if not ptr:
+            raise failed("flux_event_encode", err)
+        return cls._adopt(ptr)
 
     # -- header ------------------------------------------------------------
     @property
     def type(self) -> int:
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
         value = c_int()
-        lib.flux_msg_get_type(self._ptr(), byref(value))
+        rc = unchecked.flux_msg_get_type(ptr, byref(value))
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_msg_get_type", err)
         return value.value
 
     @type.setter
@@ -109,13 +133,25 @@ class Message(CObject):
 
     @property
     def topic(self) -> str:
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
         value = c_char_p()
-        lib.flux_msg_get_topic(self._ptr(), byref(value))
+        rc = unchecked.flux_msg_get_topic(ptr, byref(value))
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_msg_get_topic", err)
         return decode_text(value.value) or ""
 
     @topic.setter
     def topic(self, value: Any) -> None:
-        lib.flux_msg_set_topic(self._ptr(), encode_topic(value))
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        rc = unchecked.flux_msg_set_topic(ptr, encode_topic(value))
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_msg_set_topic", err)
 
     @property
     def userid(self) -> int:
@@ -143,13 +179,26 @@ class Message(CObject):
         """The payload as text, or None when the message has none."""
         # flux_msg_get_string() itself gives NULL for a message without
         # payload (every flux-core since 0.50 at least), so no has_payload().
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
         value = c_char_p()
-        lib.flux_msg_get_string(self._ptr(), byref(value))
-        return decode_text(value.value)
+        rc = unchecked.flux_msg_get_string(ptr, byref(value))
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_msg_get_string", err)
+        raw = value.value
+        return None if raw is None else raw.decode("utf-8", "surrogateescape")
 
     @payload_str.setter
     def payload_str(self, value: Any) -> None:
-        lib.flux_msg_set_string(self._ptr(), encode_payload(value))
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        rc = unchecked.flux_msg_set_string(ptr, encode_payload(value))
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_msg_set_string", err)
 
     @property
     def payload(self) -> Any:
@@ -201,7 +250,7 @@ def _message_cb(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
     watcher._running += 1
     try:
         watcher.callback(  # type: ignore[misc]
-            watcher.flux_handle, watcher, Message(handle=msgptr), watcher.args
+            watcher.flux_handle, watcher, Message._borrow(msgptr), watcher.args
         )
     except BaseException as exc:  # nothing may cross back into C
         fh = watcher.flux_handle

@@ -5,8 +5,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from flux_ctypes.constants import FLUX_NODEID_ANY
 from flux_ctypes.ffi import args as check
-from flux_ctypes.future import Future, blocking_wait, future_error
-from flux_ctypes.lib import DEAD, closed_error, flux_t, lib
+from flux_ctypes.future import (
+    COLLECT_EVERY, Future, count_wait, future_error, must_slice, sliced_wait,
+)
+from flux_ctypes.lib import (
+    DEAD, DEFERRED, closed_error, destructor, failed, flux_t, lib, own, run_deferred, set_errno,
+    unchecked,
+)
 from flux_ctypes.util import decode_json, encode_payload, encode_topic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,8 +50,17 @@ class RPC(Future):
             nodeid = check.uint32(nodeid, "nodeid")
         if type(flags) is not int or not -0x80000000 <= flags <= 0x7FFFFFFF:
             flags = check.c_int_arg(flags, "flags")
-        ptr = lib.flux_rpc(hptr, encode_topic(topic), encode_payload(payload), nodeid, flags)
-        super().__init__(ptr, keepalive=flux_handle, fresh=True)
+        # unchecked: every argument is checked above, as C takes it
+        ptr = unchecked.flux_rpc(
+            hptr, encode_topic(topic), encode_payload(payload), nodeid, flags)
+        err = set_errno(0)
+        if not ptr:
+            raise failed("flux_rpc", err)
+        # Future.__init__(ptr, keepalive=flux_handle, fresh=True), less the
+        # checks a pointer fresh from flux_rpc() passes
+        self._keepalive = flux_handle
+        self._as_parameter_ = ptr
+        own(self, destructor("flux_future_destroy"), ptr, flux_handle, True)
         self.flux_handle = flux_handle
 
     def get_str(self) -> Optional[str]:
@@ -54,10 +68,19 @@ class RPC(Future):
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
+        if DEFERRED:
+            run_deferred()
+        if COLLECT_EVERY:
+            count_wait()
         out = c_char_p()
         try:
-            blocking_wait(ptr, -1.0, True)
-            lib.flux_rpc_get(ptr, byref(out))
+            if must_slice(True):
+                sliced_wait(ptr, -1.0)
+            # else flux_rpc_get() waits itself, as in C
+            rc = unchecked.flux_rpc_get(ptr, byref(out))
+            err = set_errno(0)
+            if rc < 0:
+                raise failed("flux_rpc_get", err)
         except OSError as exc:
             raise future_error(ptr, exc) from None
         raw = out.value

@@ -43,6 +43,7 @@ __all__ = [
 
 _ACTIVE: "Registry[Watcher]" = Registry("watchers")
 _active = _ACTIVE.lookup
+_active_remove = _ACTIVE.remove
 
 
 class Reactor(CObject):
@@ -211,16 +212,18 @@ def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> No
     if watcher is None:
         return
     if watcher._oneshot:
-        _ACTIVE.discard(key)  # type: ignore[arg-type]
-    watcher._running += 1
+        _active_remove(key, None)
+    # no try/finally: the handler below catches everything, and restoring
+    # the depth read before is one attribute access less than "-= 1"
+    running = watcher._running
+    watcher._running = running + 1
     try:
         watcher.callback(watcher.flux_handle, watcher, revents, watcher.args)  # type: ignore[misc]
     except BaseException as exc:  # nothing may cross back into C
         fail(exc, reactor)
-    finally:
-        watcher._running -= 1
-        if watcher._destroy_deferred:
-            watcher._after_callback()
+    watcher._running = running
+    if watcher._destroy_deferred:
+        watcher._after_callback()
 
 
 def _kind_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:

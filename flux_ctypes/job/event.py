@@ -156,7 +156,7 @@ class JobEventWatchFuture(Future):
         """End the stream: the service answers with ENODATA, so get_event()
         returns None after any events already sent.  With ``stop`` the
         then() callback is not called again."""
-        lib.flux_job_event_watch_cancel(self.handle)
+        lib.flux_job_event_watch_cancel(self.cptr)
         self._state.needs_cancel = False
         if stop:
             self.stop()
