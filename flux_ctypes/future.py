@@ -109,6 +109,43 @@ def count_wait() -> None:
         gc.collect()
 
 
+# The same limit reached by holding futures: each future waited on while
+# unfulfilled keeps its private reactor (and epoll set) until destroyed, and
+# the handle's descriptor is itself an epoll set, so the kernel's limit for
+# that nesting (500) is reached by a program holding ~500 such futures on
+# one handle, and libev aborts (the official bindings too).  Futures that waited are counted per handle
+# while alive; past WAITED_LIMIT the wait is refused with a clear OSError
+# instead, after one collection in case some were only unreachable.
+WAITED_LIMIT = 480
+_WAITED: "weakref.WeakKeyDictionary[Any, weakref.WeakSet[Future]]" = weakref.WeakKeyDictionary()
+
+
+def note_wait(future: "Future") -> None:
+    """Count ``future`` among its handle's waited futures (see above);
+    raise OSError(EMFILE) rather than let libev abort.  A future fulfilled
+    already gets no private reactor (and is not counted)."""
+    owner = future._keepalive
+    if owner is None or unchecked.flux_future_is_ready(future._as_parameter_):
+        return
+    future._waited = True
+    try:
+        waited = _WAITED[owner]
+    except KeyError:
+        waited = _WAITED[owner] = weakref.WeakSet()
+    except TypeError:  # not weak-referenceable: nothing to count by
+        return
+    if len(waited) >= WAITED_LIMIT:
+        gc.collect()
+        if len(waited) >= WAITED_LIMIT:
+            future._waited = False
+            raise OSError(errno.EMFILE, (
+                "{} futures waited on are still alive on this handle: libflux-core "
+                "gives each its own epoll set, and the kernel lets at most 500 "
+                "watch one handle's (libev would abort). Drop futures once done, or "
+                "wait with then() and reactor_run()").format(len(waited)))
+    waited.add(future)
+
+
 def must_slice(sliced: bool) -> bool:
     """Whether a blocking wait must go in slices to stay interruptible: in
     the main thread, with a Python SIGINT handler, outside a reactor, for a
@@ -280,6 +317,8 @@ class Future(CObject):
     # fulfilled by messages on a handle, so blocking waits may be sliced
     # (see blocking_wait); set by RPC and by the Flux methods making futures
     _sliced = False
+    # counted among its handle's waited futures (see note_wait)
+    _waited = False
 
     def __init__(
         self, future_handle: Any, keepalive: Any = None, *, fresh: bool = False
@@ -330,6 +369,8 @@ class Future(CObject):
             timeout = check.timeout(timeout)
         elif timeout == _INF:
             timeout = -1.0
+        if not self._waited:
+            note_wait(self)
         try:
             blocking_wait(ptr, timeout, self._sliced)
         except OSError as exc:
@@ -345,6 +386,8 @@ class Future(CObject):
     def _get_raw(self) -> Optional[int]:
         ptr = self.cptr
         result = c_void_p()
+        if not self._waited:
+            note_wait(self)
         try:
             blocking_wait(ptr, -1.0, self._sliced)
             lib.flux_future_get(ptr, byref(result))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from flux_ctypes.constants import FLUX_NODEID_ANY
 from flux_ctypes.ffi import args as check
 from flux_ctypes.future import (
-    COLLECT_EVERY, Future, count_wait, future_error, must_slice, sliced_wait,
+    COLLECT_EVERY, Future, count_wait, future_error, must_slice, note_wait, sliced_wait,
 )
 from flux_ctypes.lib import (
     DEAD, DEFERRED, closed_error, destructor, failed, flux_t, lib, own, run_deferred, set_errno,
@@ -72,6 +72,8 @@ class RPC(Future):
             run_deferred()
         if COLLECT_EVERY:
             count_wait()
+        if not self._waited:
+            note_wait(self)
         out = c_char_p()
         try:
             if must_slice(True):

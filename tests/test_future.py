@@ -1,6 +1,9 @@
 """Futures, RPCs, FutureExt and WaitAllFuture against a live instance."""
 
 import errno
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -301,3 +304,40 @@ def test_future_ext_that_nothing_fulfills_is_edeadlock(handle):
     with pytest.raises(OSError) as info:
         f.get()
     assert info.value.errno == errno.EDEADLOCK
+
+
+HOLD_WAITED = r"""
+import errno, sys
+sys.path.insert(0, {root!r})
+import flux_ctypes
+h = flux_ctypes.Flux()
+keep = []
+try:
+    for i in range(1000):
+        f = h.rpc("broker.ping", {{"i": i}})
+        f.get()  # waited while unfulfilled: a private reactor of its own
+        keep.append(f)
+    print("held all")
+except OSError as exc:
+    print("refused", errno.errorcode[exc.errno], len(keep))
+del keep[:]
+print("after drop", h.rpc("broker.ping", {{}}).get()["rank"])
+"""
+
+
+def test_holding_too_many_waited_futures_is_an_error_not_an_abort(flux_uri):
+    """Each future waited on while unfulfilled keeps an epoll set watching
+    the handle's (libflux-core's design): past the kernel's nesting limit
+    of 500 libev aborts the process, with the official bindings too.  The
+    wait is refused with EMFILE first, and dropping the futures recovers."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-c", HOLD_WAITED.format(root=root)],
+        env=dict(os.environ, FLUX_URI=flux_uri), timeout=120,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("refused EMFILE ")
+    assert 100 < int(lines[0].split()[-1]) < 500
+    assert lines[1] == "after drop 0"
