@@ -79,8 +79,8 @@ import threading
 import weakref
 from ctypes import c_int, c_void_p
 from typing import (
-    TYPE_CHECKING, Any, Callable, Coroutine, Deque, Dict, List, Mapping, Optional, Set,
-    Tuple, TypeVar, Union,
+    TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, Deque, Dict, List, Mapping,
+    Optional, Set, Tuple, TypeVar, Union,
 )
 
 from flux_ctypes.callbacks import Registry, fail, state
@@ -118,6 +118,7 @@ __all__ = [
     "attachment",
     "detach",
     "events",
+    "job_events",
     "new_event_loop",
     "result",
     "rpc_stream",
@@ -1354,3 +1355,26 @@ def events(flux_handle: Flux, topic: str) -> EventStream:
     """Events of ``topic`` on an attached handle; see :class:`EventStream`.
     Subscribing and unsubscribing are synchronous calls to the broker."""
     return EventStream(flux_handle, topic)
+
+
+async def job_events(
+    flux_handle: Flux, jobid: Any, eventlog: str = "eventlog", flags: int = 0,
+) -> "AsyncIterator[Any]":
+    """``async for event in aio.job_events(h, jobid):`` each entry of a
+    job's ``eventlog`` (an :class:`flux_ctypes.job.EventLogEvent`), ending
+    when the eventlog does (the job's ``clean``, for the main one).
+    Leaving the loop early cancels the watch in the job-info service."""
+    from flux_ctypes.job import event_watch_async
+
+    fut = event_watch_async(flux_handle, jobid, eventlog=eventlog, flags=flags)
+    ended = False
+    try:
+        while True:
+            event = await wrap(fut)  # get() with autoreset: one entry each
+            if event is None:
+                ended = True
+                return
+            yield event
+    finally:
+        if not ended and not fut.closed:
+            fut.cancel()

@@ -1126,3 +1126,26 @@ def test_ctrl_c_stops_aio_run(flux_uri):
         "        await asyncio.sleep(60)\n"
     )
     interrupt_child(setup, "aio.run(main())", "ready")
+
+
+def test_job_events_stream_a_jobs_eventlog(flux_uri):
+    """``async for`` over a job's eventlog yields its entries in order and
+    ends with the log; leaving early cancels the watch (the same handle
+    then watches again from the start)."""
+    from flux_ctypes import job
+
+    async def main():
+        with Flux(flux_uri) as h, aio.attach(h):
+            jobid = job.submit(h, job.JobspecV1.from_command(["true"]), waitable=True)
+            names = [event.name async for event in aio.job_events(h, jobid)]
+            first = None
+            async for event in aio.job_events(h, jobid):
+                first = event.name
+                break
+            job.wait(h, jobid)
+            return names, first
+
+    names, first = run(main)
+    assert names[0] == "submit" and names[-1] == "clean"
+    assert names.index("start") < names.index("finish") < names.index("clean")
+    assert first == "submit"
