@@ -4,6 +4,7 @@ import errno
 from typing import Any
 
 from flux_ctypes.handle import Flux
+from flux_ctypes.util import encode_text
 
 __all__ = ["flux_handle_arg", "text_arg", "int_arg", "raise_future_error"]
 
@@ -21,15 +22,7 @@ def flux_handle_arg(flux_handle: Any, name: str = "flux_handle") -> Any:
 
 def text_arg(value: Any, name: str) -> bytes:
     """``value`` (str or bytes, no NUL) as bytes for a ``const char *``."""
-    if isinstance(value, str):
-        raw = value.encode("utf-8", "surrogateescape")
-    elif isinstance(value, bytes):
-        raw = value
-    else:
-        raise TypeError("{} must be str or bytes, not {}".format(name, type(value).__name__))
-    if b"\0" in raw:
-        raise ValueError("{} must not contain a NUL character".format(name))
-    return raw
+    return encode_text(value, name)
 
 
 def int_arg(value: Any, name: str, low: int = -(2 ** 31), high: int = 2 ** 31 - 1) -> int:
