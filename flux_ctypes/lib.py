@@ -384,6 +384,10 @@ def bind(fn: Fn) -> Callable[..., Any]:
 class _Functions:
     """``lib.flux_xyz`` binds ``flux_xyz`` from the table on first use."""
 
+    @staticmethod
+    def _bind(fn: Fn) -> Callable[..., Any]:
+        return bind(fn)
+
     def __getattr__(self, name: str) -> Any:
         try:
             fn = TABLE[name]
@@ -391,7 +395,7 @@ class _Functions:
             raise AttributeError(
                 "{} is not in flux_ctypes' function table".format(name)
             ) from None
-        func = bind(fn)
+        func = self._bind(fn)
         setattr(self, name, func)  # later lookups skip __getattr__
         return func
 
@@ -434,7 +438,7 @@ def bind_unchecked(fn: Fn) -> Callable[..., Any]:
     return func
 
 
-class _Unchecked:
+class _Unchecked(_Functions):
     """``unchecked.flux_xyz``: the table's function for the few calls made
     once per RPC, callback or object, where ctypes' own checks cost as much
     as the C call (a converter call per argument, the errcheck frame).
@@ -453,16 +457,9 @@ class _Unchecked:
     (With FLUX_CTYPES_TRACE set these are the checked, traced bindings,
     which raise themselves.)"""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            fn = TABLE[name]
-        except KeyError:
-            raise AttributeError(
-                "{} is not in flux_ctypes' function table".format(name)
-            ) from None
-        func = bind_unchecked(fn)
-        setattr(self, name, func)
-        return func
+    @staticmethod
+    def _bind(fn: Fn) -> Callable[..., Any]:
+        return bind_unchecked(fn)
 
 
 unchecked = _Unchecked()  # type: Any
