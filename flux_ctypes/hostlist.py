@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Iterator, List, Union
 
-from flux_ctypes.lib import CObject, hostlist_t, lib, take_string
+from flux_ctypes.lib import CObject, hostlist_t, lib, set_errno, take_string, unchecked
 
 __all__ = ["Hostlist", "decode"]
 
@@ -52,7 +52,7 @@ def _c_text(value: Any, what: str) -> bytes:
         raise TypeError("{}: expected a str, got {}".format(what, type(value).__name__))
     if "\0" in value:
         raise ValueError("{}: {!r} contains a NUL character".format(what, value))
-    if len(value) >= 20:
+    if len(value) >= 20 and _HUGE_NUMBER.search(value):
         _check_numbers(value, what)
     try:
         return value.encode("utf-8")
@@ -83,7 +83,15 @@ class Hostlist(CObject):
 
     def __init__(self, arg: HostsArg = "", handle: Any = None) -> None:
         if handle is None:
-            handle = self._create(arg)
+            if isinstance(arg, str):
+                # the commonest use, one unchecked C call: its argument is
+                # bytes, checked by _c_text; NULL is its only failure
+                handle = unchecked.hostlist_decode(_c_text(arg, "Hostlist(arg)"))
+                set_errno(0)
+                if not handle:
+                    raise ValueError("Hostlist(arg): invalid hostlist {!r}".format(arg))
+            else:
+                handle = self._create(arg)
         elif not isinstance(handle, hostlist_t) or not handle:
             raise TypeError("Hostlist(handle=): expected a non-NULL struct hostlist "
                             "pointer, got {!r}".format(handle))
@@ -91,12 +99,6 @@ class Hostlist(CObject):
 
     @staticmethod
     def _create(arg: Any) -> Any:
-        if isinstance(arg, str):
-            text = _c_text(arg, "Hostlist(arg)")
-            try:
-                return lib.hostlist_decode(text)
-            except OSError:
-                raise ValueError("Hostlist(arg): invalid hostlist {!r}".format(arg)) from None
         if isinstance(arg, Hostlist):
             return lib.hostlist_copy(arg.cptr)
         if isinstance(arg, Iterable) and not isinstance(arg, (bytes, bytearray)):
@@ -270,10 +272,9 @@ class Hostlist(CObject):
     # --- text ---------------------------------------------------------------
     def encode(self) -> str:
         """The RFC 29 string, ranges in brackets: ``"foo[0-3,7],bar"``."""
-        return take_string(lib.hostlist_encode(self.cptr))
+        return take_string(unchecked.hostlist_encode(self.cptr), "hostlist_encode")
 
-    def __str__(self) -> str:
-        return self.encode()
+    __str__ = encode
 
     def __repr__(self) -> str:
         return "Hostlist('{}')".format(self.encode())

@@ -793,13 +793,17 @@ class CObject:
         return "<{} 0x{:x}>".format(type(self).__name__, addr)
 
 
-def take_string(ptr: Any) -> str:
+def take_string(ptr: Any, name: str = "encode") -> str:
     """The text of a NUL-terminated string C malloc'd for us, which is
-    freed here (``hostlist_encode()``, ``idset_encode()``)."""
+    freed here (``hostlist_encode()``, ``idset_encode()``).  ``ptr`` may
+    come from an unchecked call: NULL is C's failure (``name`` failed)."""
+    if not ptr:
+        raise failed(name, set_errno(0))
+    set_errno(0)
     try:
-        return ctypes.string_at(ptr).decode("utf-8", "surrogateescape")
+        return ptr.value.decode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
     finally:
-        lib.free(ptr)
+        unchecked.free(ptr)
 
 
 def version() -> str:

@@ -284,7 +284,7 @@ def py_describe(py):
         return "struct {} by value ({} bytes)".format(py.__name__, ctypes.sizeof(py))
     if issubclass(py, ctypes.Array):
         return "array of {} {}".format(py._length_, py_describe(py._type_))
-    if py is ctypes.c_char_p:
+    if issubclass(py, ctypes.c_char_p):  # malloced_str too
         return "pointer to char"
     if py is ctypes.c_void_p:
         return "pointer to void"
@@ -355,7 +355,7 @@ def _mismatch(c, py, opaque):
         if c.length != py._length_:
             return "length {} in C, {} in ctypes".format(c.length, py._length_)
         return None
-    if py is ctypes.c_char_p:
+    if issubclass(py, ctypes.c_char_p):
         if c.kind == "pointer" and c.target.kind == "char":
             return None
         return True

@@ -217,6 +217,8 @@ char_pp = POINTER(c_char_p)
 void_pp = POINTER(c_void_p)
 int_p = POINTER(c_int)
 u32_p = POINTER(c_uint32)
-# A string the callee malloc'd and the caller must free(): kept as a pointer
-# (c_char_p would copy it and lose the address to free).
-malloced_str = POINTER(c_char)
+class malloced_str(c_char_p):
+    """A string the callee malloc'd and the caller must free().  As a
+    restype, a subclass of c_char_p stays a pointer object (c_char_p itself
+    would be converted to bytes, losing the address to free); its
+    ``value`` copies the text in C, cheaper than ``ctypes.string_at``."""
