@@ -213,17 +213,14 @@ def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> No
         return
     if watcher._oneshot:
         _active_remove(key, None)
-    # no try/finally: the handler below catches everything, and restoring
-    # the depth read before is one attribute access less than "-= 1"
-    running = watcher._running
-    watcher._running = running + 1
+    # No nesting count here, unlike _kind_cb: libflux's timer, prepare,
+    # check and idle callbacks touch nothing after calling us (watcher_call
+    # is the C callback's last statement in 0.77 and 0.88 alike), so a
+    # destroy() from inside the callback frees the C watcher at once.
     try:
         watcher.callback(watcher.flux_handle, watcher, revents, watcher.args)  # type: ignore[misc]
     except BaseException as exc:  # nothing may cross back into C
         fail(exc, reactor)
-    watcher._running = running
-    if watcher._destroy_deferred:
-        watcher._after_callback()
 
 
 def _kind_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
