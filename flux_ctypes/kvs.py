@@ -68,12 +68,15 @@ from flux_ctypes.future import COLLECT_EVERY, Future, count_wait, future_error
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
     DEFERRED,
+    failed,
     flux_kvs_txn_t,
     flux_kvsdir_t,
     flux_t,
     lib,
     own,
     run_deferred,
+    set_errno,
+    unchecked,
 )
 from flux_ctypes.rpc import RPC
 from flux_ctypes.util import decode_json
@@ -228,19 +231,41 @@ class _KVSRequest(Future):
             raise self._error(exc) from None
 
     def _error(self, exc: OSError) -> BaseException:
-        error = future_error(self.handle, exc)
-        if (isinstance(error, OSError) and error.errno == errno.ENOTSUP
-                and error.strerror == os.strerror(errno.ENOTSUP)):
-            # What the KVS answers for a namespace it does not have, with
-            # no text of its own: say so.
-            namespace = self.namespace
-            if namespace is None:
-                namespace = os.environ.get("FLUX_KVS_NAMESPACE", "primary")
-            if isinstance(namespace, bytes):
-                namespace = namespace.decode("utf-8", "surrogateescape")
-            return OSError(error.errno, "{}: KVS namespace {!r} does not exist".format(
-                error.strerror, namespace))
-        return error
+        return _request_error(self.handle, exc, self.namespace)
+
+
+def _answer(fptr: Any, namespace: Any, getter: str, *args: Any) -> None:
+    """Wait for KVS future ``fptr``'s answer in one piece, as C does, with
+    C getter ``getter(fptr, *args)``, called unchecked (``args`` are what C
+    takes); OSError with the KVS's text when it failed.  For the module's
+    blocking calls, which make no future object: the caller destroys
+    ``fptr`` once it has copied what it needs."""
+    if DEFERRED:
+        run_deferred()
+    try:
+        rc = getattr(unchecked, getter)(fptr, *args)
+        err = set_errno(0)
+        if rc < 0:
+            raise failed(getter, err)
+    except OSError as exc:  # (traced, the binding raises it itself)
+        raise _request_error(fptr, exc, namespace) from None
+
+
+def _request_error(fptr: Any, exc: OSError, namespace: Any) -> BaseException:
+    """The exception for KVS future ``fptr`` failing with ``exc``: OSError
+    with the KVS's text, naming a namespace that does not exist."""
+    error = future_error(fptr, exc)
+    if (isinstance(error, OSError) and error.errno == errno.ENOTSUP
+            and error.strerror == os.strerror(errno.ENOTSUP)):
+        # What the KVS answers for a namespace it does not have, with
+        # no text of its own: say so.
+        if namespace is None:
+            namespace = os.environ.get("FLUX_KVS_NAMESPACE", "primary")
+        if isinstance(namespace, bytes):
+            namespace = namespace.decode("utf-8", "surrogateescape")
+        return OSError(error.errno, "{}: KVS namespace {!r} does not exist".format(
+            error.strerror, namespace))
+    return error
 
 
 
@@ -327,7 +352,25 @@ def _lookup(flux_handle: Flux, key: Any, namespace: Any = None, flags: int = 0,
 # --- reading ----------------------------------------------------------------
 def get_key_direct(flux_handle: Flux, key: Any, namespace: Any = None) -> Any:
     """The value of ``key`` (OSError EISDIR for a directory)."""
-    return _lookup(flux_handle, key, namespace).get()
+    # The commonest read, made as the C client makes it: no future object,
+    # the getter waiting in one piece, the future destroyed at once (so it
+    # never counts among a handle's waited futures).  Three C calls,
+    # unchecked: their arguments are checked here.
+    hptr = _flux_arg(flux_handle)
+    ns = None if namespace is None else _text_arg(namespace, "namespace")
+    fptr = unchecked.flux_kvs_lookup(hptr, ns, 0, _text_arg(key, "key"))
+    err = set_errno(0)
+    if not fptr:
+        raise failed("flux_kvs_lookup", err)
+    try:
+        data = c_void_p()
+        size = c_size_t()
+        _answer(fptr, namespace, "flux_kvs_lookup_get_raw", byref(data), byref(size))
+        address = data.value  # into the response: copied before the destroy
+        raw = None if address is None else ctypes.string_at(address, size.value)
+    finally:
+        unchecked.flux_future_destroy(fptr)
+    return decode_value(raw)
 
 
 def get_key_raw(flux_handle: Flux, key: Any, namespace: Any = None) -> bytes:
@@ -512,7 +555,11 @@ def put(flux_handle: Optional[Flux], key: Any, value: Any, _kvstxn: Any = None,
         data = bytes(value)
         lib.flux_kvs_txn_put_raw(txn, 0, ckey, data, len(data))
         return
-    lib.flux_kvs_txn_put(txn, 0, ckey, _json_value(value))
+    # once per put: unchecked, its arguments being checked above
+    rc = unchecked.flux_kvs_txn_put(txn, 0, ckey, _json_value(value))
+    err = set_errno(0)
+    if rc < 0:
+        raise failed("flux_kvs_txn_put", err)
 
 
 def put_mkdir(flux_handle: Optional[Flux], key: Any, _kvstxn: Any = None) -> None:
@@ -534,10 +581,13 @@ def put_symlink(flux_handle: Optional[Flux], key: Any, target: Any, _kvstxn: Any
         _optional_text_arg(namespace, "namespace"), _text_arg(target, "target"))
 
 
-def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSCommit:
-    ptr = lib.flux_kvs_commit(
+def _send_commit(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> Any:
+    return lib.flux_kvs_commit(
         _flux_arg(flux_handle), _optional_text_arg(namespace, "namespace"), flags, txn)
-    future = KVSCommit(ptr, flux_handle)
+
+
+def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSCommit:
+    future = KVSCommit(_send_commit(flux_handle, flags, namespace, txn), flux_handle)
     future.namespace = namespace
     return future
 
@@ -555,13 +605,14 @@ def commit(flux_handle: Flux, flags: int = 0, namespace: Any = None,
         if txn is None:
             return
         # A bad argument leaves the staged changes; once sent, they go.
-        future = _commit_future(flux_handle, flags, namespace, txn.txn)
-        try:
-            future.get()
-        finally:
-            setattr(flux_handle, "aux_txn", None)
-        return
-    _commit_future(flux_handle, flags, namespace, _txn_arg(flux_handle, _kvstxn)).get()
+        fptr = _send_commit(flux_handle, flags, namespace, txn.txn)
+        setattr(flux_handle, "aux_txn", None)
+    else:
+        fptr = _send_commit(flux_handle, flags, namespace, _txn_arg(flux_handle, _kvstxn))
+    try:
+        _answer(fptr, namespace, "flux_future_get", None)
+    finally:
+        unchecked.flux_future_destroy(fptr)
 
 
 def commit_async(flux_handle: Flux, flags: int = 0, namespace: Any = None,
