@@ -205,9 +205,10 @@ class _KVSRequest(Future):
     # primary one), for the error of one that does not exist.
     namespace = None  # type: Any
 
-    def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None) -> None:
+    def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None, *,
+                 fresh: bool = False) -> None:
         # Future.__init__ even under RPC: this request is sent already.
-        Future.__init__(self, future_handle, keepalive=flux_handle)
+        Future.__init__(self, future_handle, keepalive=flux_handle, fresh=fresh)
         if flux_handle is None:  # a future made elsewhere: its own handle
             flux_handle = self.get_flux()
             if flux_handle is None:
@@ -344,7 +345,7 @@ def _lookup(flux_handle: Flux, key: Any, namespace: Any = None, flags: int = 0,
     hptr = _flux_arg(flux_handle)
     ptr = lib.flux_kvs_lookup(
         hptr, _optional_text_arg(namespace, "namespace"), flags, _text_arg(key, "key"))
-    future = cls(ptr, flux_handle)
+    future = cls(ptr, flux_handle, fresh=True)
     future.namespace = namespace
     return future
 
@@ -587,7 +588,8 @@ def _send_commit(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> Any
 
 
 def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSCommit:
-    future = KVSCommit(_send_commit(flux_handle, flags, namespace, txn), flux_handle)
+    future = KVSCommit(_send_commit(flux_handle, flags, namespace, txn), flux_handle,
+                       fresh=True)
     future.namespace = namespace
     return future
 
@@ -638,7 +640,7 @@ def namespace_create(flux_handle: Flux, namespace: Any, owner: int = os.getuid()
         raise ValueError("owner must be a user id (0 to 2**32-1), not {!r}".format(owner))
     ptr = lib.flux_kvs_namespace_create(
         _flux_arg(flux_handle), _text_arg(namespace, "namespace"), owner, flags)
-    KVSFuture(ptr, flux_handle).get()
+    KVSFuture(ptr, flux_handle, fresh=True).get()
 
 
 def namespace_remove(flux_handle: Flux, namespace: Any) -> None:
@@ -646,7 +648,7 @@ def namespace_remove(flux_handle: Flux, namespace: Any) -> None:
     the background: it may still be listed just after this returns."""
     ptr = lib.flux_kvs_namespace_remove(
         _flux_arg(flux_handle), _text_arg(namespace, "namespace"))
-    KVSFuture(ptr, flux_handle).get()
+    KVSFuture(ptr, flux_handle, fresh=True).get()
 
 
 def namespace_list(flux_handle: Flux) -> List[str]:
@@ -883,8 +885,9 @@ class _WatchBase(_KVSRequest, RPC):
     needs_cancel = True
     _extra_ref = None  # type: Any
 
-    def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None) -> None:
-        super().__init__(future_handle, flux_handle)
+    def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None, *,
+                 fresh: bool = False) -> None:
+        super().__init__(future_handle, flux_handle, fresh=fresh)
         self.needs_cancel = True
         # A C reference of our own, given back by __del__ after it has
         # cancelled: whether weak reference callbacks (which destroy the

@@ -118,8 +118,9 @@ class JobEventWatchFuture(Future):
     # so that Ctrl-C gets through
     _sliced = True
 
-    def __init__(self, future_handle: Any, flux_handle: Any = None) -> None:
-        super().__init__(future_handle, keepalive=flux_handle)
+    def __init__(self, future_handle: Any, flux_handle: Any = None, *,
+                 fresh: bool = False) -> None:
+        super().__init__(future_handle, keepalive=flux_handle, fresh=fresh)
         self.flux_handle = flux_handle
         self._state = _WatchState()
         if flux_handle is not None:
@@ -170,7 +171,7 @@ def event_watch_async(
     hptr = flux_handle_arg(flux_handle)
     ptr = lib.flux_job_event_watch(hptr, jobid_arg(jobid), text_arg(eventlog, "eventlog"),
                                    int_arg(flags, "flags"))
-    return JobEventWatchFuture(ptr, flux_handle)
+    return JobEventWatchFuture(ptr, flux_handle, fresh=True)
 
 
 def event_watch(

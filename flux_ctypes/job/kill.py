@@ -25,7 +25,7 @@ def kill_async(flux_handle: Any, jobid: Any, signum: Optional[int] = None) -> Fu
     if not signum:
         signum = signal.SIGTERM
     ptr = lib.flux_job_kill(hptr, number, int_arg(signum, "signum", 1, 64))
-    return _JobRPCFuture(ptr, keepalive=flux_handle)
+    return _JobRPCFuture(ptr, keepalive=flux_handle, fresh=True)
 
 
 def kill(flux_handle: Any, jobid: Any, signum: Optional[int] = None) -> None:
@@ -38,7 +38,8 @@ def cancel_async(flux_handle: Any, jobid: Any, reason: Optional[str] = None) -> 
     hptr = flux_handle_arg(flux_handle)
     number = jobid_arg(jobid)
     why = text_arg(reason, "reason") if reason else None
-    return _JobRPCFuture(lib.flux_job_cancel(hptr, number, why), keepalive=flux_handle)
+    return _JobRPCFuture(lib.flux_job_cancel(hptr, number, why), keepalive=flux_handle,
+                         fresh=True)
 
 
 def cancel(flux_handle: Any, jobid: Any, reason: Optional[str] = None) -> None:
@@ -57,7 +58,7 @@ def job_raise_async(
     kind = text_arg(exc_type, "exc_type")
     text = text_arg(note, "note") if note else None
     ptr = lib.flux_job_raise(hptr, number, kind, int_arg(severity, "severity", 0, 7), text)
-    return _JobRPCFuture(ptr, keepalive=flux_handle)
+    return _JobRPCFuture(ptr, keepalive=flux_handle, fresh=True)
 
 
 def job_raise(

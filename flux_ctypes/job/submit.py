@@ -73,7 +73,7 @@ def submit_async(
     if novalidate:
         flags |= FLUX_JOB_NOVALIDATE
     ptr = lib.flux_job_submit(hptr, data, int_arg(urgency, "urgency"), flags)
-    return SubmitFuture(ptr, keepalive=flux_handle)
+    return SubmitFuture(ptr, keepalive=flux_handle, fresh=True)
 
 
 def submit_get_id(future: Any) -> JobID:

@@ -42,7 +42,8 @@ def wait_async(flux_handle: Any, jobid: Any = FLUX_JOBID_ANY) -> JobWaitFuture:
     """Wait for waitable job ``jobid`` (default: any waitable job) to end;
     returns at once.  A job can be waited for once."""
     hptr = flux_handle_arg(flux_handle)
-    return JobWaitFuture(lib.flux_job_wait(hptr, jobid_arg(jobid)), keepalive=flux_handle)
+    return JobWaitFuture(lib.flux_job_wait(hptr, jobid_arg(jobid)), keepalive=flux_handle,
+                         fresh=True)
 
 
 def wait_get_status(future: Any) -> JobWaitResult:
@@ -98,7 +99,7 @@ def result_async(flux_handle: Any, jobid: Any, flags: int = 0) -> JobResultFutur
     inactive), from its eventlog; returns at once."""
     hptr = flux_handle_arg(flux_handle)
     ptr = lib.flux_job_result(hptr, jobid_arg(jobid), int_arg(flags, "flags"))
-    return JobResultFuture(ptr, keepalive=flux_handle)
+    return JobResultFuture(ptr, keepalive=flux_handle, fresh=True)
 
 
 def result(flux_handle: Any, jobid: Any, flags: int = 0) -> JobInfo:
