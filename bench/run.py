@@ -411,6 +411,10 @@ def report(workloads, samples, details, bindings):
             results[name]["alt"] = other
             results[name]["alt_ratio"] = alt_ratio
             results[name]["alt_vs_c"] = other / c if other and c else None
+        for b, runs in details[name].items():
+            cpu = median([r.get("cpu_us_per_op") for r in runs if isinstance(r, dict)])
+            if cpu is not None:  # client CPU per op: the share the binding controls
+                results[name][b + "_cpu_us_per_op"] = cpu
         if name == "import":
             results[name]["bare_interpreter_ms"] = median(s.get("bare", []))
             if "bare_ctypes" in s:
@@ -433,6 +437,14 @@ def report(workloads, samples, details, bindings):
         print("handle_open_close: fds leaked {}; gc-tracked objects grew {}".format(
             ", ".join("{}={}".format(b, r.get(b + "_fds_leaked")) for b in bindings),
             ", ".join("{}={}".format(b, r.get(b + "_objects_grew")) for b in bindings)))
+    cpu_rows = ["{} {}".format(n, " ".join(
+        "{}={}".format(b, fmt(results[n].get(b + "_cpu_us_per_op")))
+        for b in bindings + ["c"] if results[n].get(b + "_cpu_us_per_op") is not None))
+        for n in results if results[n].get("ctypes_cpu_us_per_op") is not None]
+    if cpu_rows:
+        print("client CPU per op (us; the rest of 1/rate is waiting on the broker):")
+        for row in cpu_rows:
+            print("  " + row)
     if "import" in results:
         print("import: net of a bare interpreter ({} ms)".format(
             fmt(results["import"]["bare_interpreter_ms"])))
