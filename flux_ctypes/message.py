@@ -174,9 +174,7 @@ class Message(CObject):
         lib.flux_msg_set_rolemask(self._ptr(), check.uint32(value, "rolemask"))
 
     # -- payload -------------------------------------------------------------
-    @property
-    def payload_str(self) -> Optional[str]:
-        """The payload as text, or None when the message has none."""
+    def _get_payload_str(self) -> Optional[str]:
         # flux_msg_get_string() itself gives NULL for a message without
         # payload (every flux-core since 0.50 at least), so no has_payload().
         ptr = self._as_parameter_
@@ -190,8 +188,7 @@ class Message(CObject):
         raw = value.value
         return None if raw is None else raw.decode("utf-8", "surrogateescape")
 
-    @payload_str.setter
-    def payload_str(self, value: Any) -> None:
+    def _set_payload(self, value: Any) -> None:
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
@@ -200,15 +197,17 @@ class Message(CObject):
         if rc < 0:
             raise failed("flux_msg_set_string", err)
 
-    @property
-    def payload(self) -> Any:
-        """The payload, JSON-decoded (None when the message has none)."""
-        text = self.payload_str
+    payload_str = property(_get_payload_str, _set_payload, doc=(
+        "The payload as text, or None when the message has none."))
+
+    def _get_payload(self) -> Any:
+        text = self._get_payload_str()  # a method call, not a second property
         return None if text is None else decode_json(text)
 
-    @payload.setter
-    def payload(self, value: Any) -> None:
-        self.payload_str = value  # str and bytes as they are, else JSON
+    # Both setters are one function: str and bytes are stored as they are,
+    # anything else as JSON.
+    payload = property(_get_payload, _set_payload, doc=(
+        "The payload, JSON-decoded (None when the message has none)."))
 
     def decode(self) -> Tuple[int, str, Optional[str]]:
         """``(type, topic, payload_str or None)``; an error response raises
