@@ -17,7 +17,13 @@ from ctypes import (
     c_uint32,
     c_void_p,
 )
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
+from collections import namedtuple
+
+# typing is for mypy only: it is not imported at run time (with what it
+# imports, it would be a third of 'import flux_ctypes').
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
 
 # --- opaque handle types --------------------------------------------------
 
@@ -138,7 +144,7 @@ flux_msg_handler_f = CFUNCTYPE(
 )
 
 
-def trampoline(functype: Any, func: Callable[..., None], *argtypes: Any) -> Any:
+def trampoline(functype: "Any", func: "Callable[..., None]", *argtypes: "Any") -> "Any":
     """``func`` as a C callback of type ``functype`` whose arguments reach
     Python as ``argtypes`` instead.
 
@@ -153,7 +159,7 @@ def trampoline(functype: Any, func: Callable[..., None], *argtypes: Any) -> Any:
     return ctypes.cast(receive(func), functype)
 
 
-def _nullable(functype: Any) -> Any:
+def _nullable(functype: "Any") -> "Any":
     """``functype`` as a parameter type that also accepts None (NULL), as
     C's optional callbacks do; ctypes' own function types refuse None."""
 
@@ -163,7 +169,7 @@ def _nullable(functype: Any) -> Any:
         _argtypes_ = functype._argtypes_
 
         @classmethod
-        def from_param(cls, obj: Any) -> Any:
+        def from_param(cls, obj: "Any") -> "Any":
             return None if obj is None else functype.from_param(obj)
 
     Nullable.__name__ = "nullable_" + functype.__name__
@@ -185,30 +191,36 @@ NULL = "null"  # a NULL pointer return means failure, errno says why
 NEG = "neg"  # a negative int return means failure, errno says why
 NONE = "none"  # nothing to check (void, bool, or a value that can't fail)
 
-Version = Tuple[int, ...]
+if TYPE_CHECKING:  # pragma: no cover
+    Version = Tuple[int, ...]
 
+    class Fn(NamedTuple):
+        """One C function: how to call it, how it reports errors, which library
+        has it, and in which flux-core releases."""
 
-class Fn(NamedTuple):
-    """One C function: how to call it, how it reports errors, which library
-    has it, and in which flux-core releases."""
+        name: str
+        restype: Any
+        argtypes: Tuple[Any, ...]
+        errors: str
+        # a C variadic function we call with a fixed extra argument list
+        variadic: bool = False
+        # which of flux-core's libraries exports it (see lib.SONAMES)
+        library: str = "core"
+        # the first flux-core release with it, and the first without it
+        added: Optional[Version] = None
+        removed: Optional[Version] = None
 
-    name: str
-    restype: Any
-    argtypes: Tuple[Any, ...]
-    errors: str
-    # a C variadic function we call with a fixed extra argument list
-    variadic: bool = False
-    # which of flux-core's libraries exports it (see lib.SONAMES)
-    library: str = "core"
-    # the first flux-core release with it, and the first without it
-    added: Optional[Version] = None
-    removed: Optional[Version] = None
+else:  # the same record, made without typing
+    Fn = namedtuple("Fn", "name restype argtypes errors variadic library added removed")
+    Fn.__new__.__defaults__ = (False, "core", None, None)
+    Fn.__doc__ = """One C function: how to call it, how it reports errors, which
+    library has it, and in which flux-core releases."""
 
 
 def fn(
-    name: str, restype: Any, argtypes: Sequence[Any], errors: str = NONE,
+    name: str, restype: "Any", argtypes: "Sequence[Any]", errors: str = NONE,
     variadic: bool = False, library: str = "core",
-    added: Optional[Version] = None, removed: Optional[Version] = None,
+    added: "Optional[Version]" = None, removed: "Optional[Version]" = None,
 ) -> Fn:
     return Fn(name, restype, tuple(argtypes), errors, variadic, library, added, removed)
 
