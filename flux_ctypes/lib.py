@@ -4,7 +4,8 @@ the error conventions; and the lifetime of C objects.
 Nothing here touches a library at import time.  The first attribute read
 from :data:`lib` (``lib.flux_open_ex``) loads ``libflux-core.so.2`` once and
 binds that one function from :data:`FUNCTIONS` (declared in
-:mod:`flux_ctypes.ffi.tables`); later reads are plain attribute lookups.  A
+:mod:`flux_ctypes.ffi.tables`, which are imported then); later reads are
+plain attribute lookups.  A
 function the loaded library lacks binds as a stub that raises
 :class:`MissingFunctionError` when called, saying in which release it
 appeared or left where the table knows, so an older or newer flux-core
@@ -20,14 +21,11 @@ import errno as _errno
 import os
 import sys
 import weakref
-from collections import namedtuple
 from ctypes import c_char_p, c_void_p
 
-from flux_ctypes.ffi.tables import FUNCTIONS as FUNCTIONS
 from flux_ctypes.ffi.types import NEG as NEG
 from flux_ctypes.ffi.types import NONE as NONE
 from flux_ctypes.ffi.types import NULL as NULL
-from flux_ctypes.ffi.types import Fn as Fn
 from flux_ctypes.ffi.types import flux_conf_t as flux_conf_t
 from flux_ctypes.ffi.types import flux_continuation_f as flux_continuation_f
 from flux_ctypes.ffi.types import flux_error_t as flux_error_t
@@ -62,7 +60,13 @@ thread_local = _thread._local
 # and collections) it would be a third of 'import flux_ctypes'.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+
+    from flux_ctypes.ffi.record import Fn as Fn
+    from flux_ctypes.ffi.record import LoadedLibrary as LoadedLibrary
+    from flux_ctypes.ffi.tables import FUNCTIONS as FUNCTIONS
+
+    TABLE = {}  # type: Dict[str, Fn]
 
 SONAME = "libflux-core.so.2"
 # flux-core's other libraries that tables may name (Fn.library); they are
@@ -135,26 +139,47 @@ def check_negative(result: int, func: "Any", args: "Any") -> int:
 
 _CHECKERS = {NULL: check_null, NEG: check_negative, NONE: None}
 
-TABLE = {fn.name: fn for fn in FUNCTIONS}
+# The tables, and the records they are written in, are imported when first
+# needed: by the first function bound, or the first read of one of these
+# names (at once on Python 3.6, which has no module __getattr__).  Imported
+# with flux_ctypes, they and collections (for the records) would be a fifth
+# of its import time.
+_LAZY = {
+    "FUNCTIONS": "flux_ctypes.ffi.tables",
+    "Fn": "flux_ctypes.ffi.record",
+    "LoadedLibrary": "flux_ctypes.ffi.record",
+}
+_table = None  # type: Optional[Dict[str, Fn]]
+
+
+def table() -> "Dict[str, Fn]":
+    """:data:`TABLE`: every table entry by function name."""
+    global _table
+    found = _table
+    if found is None:
+        from flux_ctypes.ffi.tables import FUNCTIONS
+
+        found = _table = {fn.name: fn for fn in FUNCTIONS}
+    return found
+
+
+def _lazy_attribute(name: str) -> "Any":
+    """``TABLE`` and the names in _LAZY, the first time one is read."""
+    if name == "TABLE":
+        value = table()  # type: Any
+    elif name in _LAZY:
+        value = getattr(__import__(_LAZY[name], fromlist=[name]), name)
+    else:
+        raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))
+    globals()[name] = value  # later reads find it
+    return value
+
+
+if not TYPE_CHECKING:  # mypy sees the names themselves (above)
+    __getattr__ = _lazy_attribute  # PEP 562, Python 3.7+
 
 
 # --- loading --------------------------------------------------------------
-if TYPE_CHECKING:  # pragma: no cover
-
-    class LoadedLibrary(NamedTuple):
-        """Which libflux-core was loaded, from where, and by which rule."""
-
-        cdll: ctypes.CDLL
-        path: str
-        rule: str
-        version: str
-        version_tuple: "Tuple[int, ...]"
-
-else:  # the same record, made without typing
-    LoadedLibrary = namedtuple("LoadedLibrary", "cdll path rule version version_tuple")
-    LoadedLibrary.__doc__ = "Which libflux-core was loaded, from where, and by which rule."
-
-
 def parse_version(text: str) -> "Tuple[int, ...]":
     """``"0.88.0-59-g4a5e79f56"`` -> ``(0, 88, 0)``."""
     import re  # here, like the loader's imports below: not at import time
@@ -206,7 +231,7 @@ def candidates() -> "List[Tuple[str, str]]":
     return found
 
 
-def load_library() -> LoadedLibrary:
+def load_library() -> "LoadedLibrary":
     """Load libflux-core now (or return the one already loaded)."""
     global _loaded
     with _load_lock:
@@ -215,7 +240,7 @@ def load_library() -> LoadedLibrary:
         return _loaded
 
 
-def _load() -> LoadedLibrary:
+def _load() -> "LoadedLibrary":
     tried = []
     for rule, path in candidates():
         if os.sep in path and not os.path.exists(path):
@@ -231,6 +256,8 @@ def _load() -> LoadedLibrary:
         version_fn.argtypes = []
         version = (version_fn() or b"").decode("ascii", "replace")
         real = _real_path(cdll, path)
+        from flux_ctypes.ffi.record import LoadedLibrary
+
         return LoadedLibrary(cdll, real, rule, version, parse_version(version))
     raise FluxCoreNotFound(
         _errno.ENOENT,
@@ -259,7 +286,7 @@ _load_lock = Lock()
 
 
 # --- binding ---------------------------------------------------------------
-def missing_reason(fn: Fn, loaded: "LoadedLibrary") -> str:
+def missing_reason(fn: "Fn", loaded: "LoadedLibrary") -> str:
     """Why ``fn`` is absent from ``loaded``, as far as the table knows."""
     have = loaded.version
     if fn.removed is not None and loaded.version_tuple >= fn.removed:
@@ -276,7 +303,7 @@ def _dotted(version: "Tuple[int, ...]") -> str:
     return ".".join(str(part) for part in version)
 
 
-def _missing_stub(fn: Fn, why: str = "") -> "Callable[..., Any]":
+def _missing_stub(fn: "Fn", why: str = "") -> "Callable[..., Any]":
     name = fn.name
 
     def missing(*args: "Any") -> "Any":
@@ -371,7 +398,7 @@ def _show(value: "Any") -> str:
     return repr(value)
 
 
-def bind(fn: Fn) -> "Callable[..., Any]":
+def bind(fn: "Fn") -> "Callable[..., Any]":
     """Bind one table entry to its library."""
     load_library()  # no libflux-core at all: FluxCoreNotFound, unwrapped
     try:
@@ -403,12 +430,12 @@ class _Functions:
     """``lib.flux_xyz`` binds ``flux_xyz`` from the table on first use."""
 
     @staticmethod
-    def _bind(fn: Fn) -> "Callable[..., Any]":
+    def _bind(fn: "Fn") -> "Callable[..., Any]":
         return bind(fn)
 
     def __getattr__(self, name: str) -> "Any":
         try:
-            fn = TABLE[name]
+            fn = table()[name]
         except KeyError:
             raise AttributeError(
                 "{} is not in flux_ctypes' function table".format(name)
@@ -439,7 +466,7 @@ def failed(name: str, err: int) -> OSError:
 _KEEP_ARGTYPES = sys.implementation.name != "cpython"
 
 
-def bind_unchecked(fn: Fn) -> "Callable[..., Any]":
+def bind_unchecked(fn: "Fn") -> "Callable[..., Any]":
     """``fn`` bound to its own function object with its restype only: no
     argtypes (so no converter call per argument) and no errcheck (no
     Python frame per call).  Traced, it is the checked binding."""
@@ -476,7 +503,7 @@ class _Unchecked(_Functions):
     which raise themselves.)"""
 
     @staticmethod
-    def _bind(fn: Fn) -> "Callable[..., Any]":
+    def _bind(fn: "Fn") -> "Callable[..., Any]":
         return bind_unchecked(fn)
 
 
@@ -856,10 +883,11 @@ class UnknownFunctionError(MissingFunctionError, AttributeError):
 
 def find_function(name: str, prefixes: "Tuple[str, ...]" = ("flux_",)) -> "Optional[Fn]":
     """The table entry called ``name``, or prefix + ``name``."""
-    fn = TABLE.get(name)
+    functions = table()
+    fn = functions.get(name)
     if fn is None:
         for prefix in prefixes:
-            fn = TABLE.get(prefix + name)
+            fn = functions.get(prefix + name)
             if fn is not None:
                 break
     return fn
@@ -875,7 +903,7 @@ def _unwrap(value: "Any", ctype: "Any", name: str) -> "Any":
         name, _args.c_name(ctype), type(value).__name__))
 
 
-def raw_call(fn: Fn, *args: "Any") -> "Any":
+def raw_call(fn: "Fn", *args: "Any") -> "Any":
     """Call ``fn`` with ``args`` checked and converted as the table says
     (str to UTF-8, wrappers to their pointers, None to NULL where C
     allows it); see :mod:`flux_ctypes.ffi.args`.  A destructor given a
@@ -992,3 +1020,8 @@ class RawView:
     def __exit__(self, *exc_info: "Any") -> None:
         if self._owner is not None:
             self._owner.close()
+
+
+if sys.version_info < (3, 7):  # pragma: no cover - no module __getattr__ (PEP 562)
+    for _name in ("TABLE",) + tuple(_LAZY):
+        _lazy_attribute(_name)

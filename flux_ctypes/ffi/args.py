@@ -30,7 +30,6 @@ from ctypes import (
 )
 
 from flux_ctypes.ffi.types import (
-    Fn,
     continuation_f_arg,
     flux_conf_t,
     flux_future_t,
@@ -53,6 +52,8 @@ except ImportError:  # pragma: no cover - other interpreters
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+    from flux_ctypes.ffi.record import Fn
 
 INT_MIN = -(2 ** 31)
 INT_MAX = 2 ** 31 - 1
@@ -281,7 +282,7 @@ def _is_struct_ref(value: "Any", target: "Any") -> bool:
     return type(value).__name__ == "CArgObject" and isinstance(obj, target)
 
 
-def convert_call(fn: Fn, args: "Sequence[Any]", unwrap: "Callable[[Any, Any, str], Any]") -> "List[Any]":
+def convert_call(fn: "Fn", args: "Sequence[Any]", unwrap: "Callable[[Any, Any, str], Any]") -> "List[Any]":
     """Check and convert ``args`` for table function ``fn``; raise
     BadCall (a TypeError), ValueError, OverflowError or OSError naming the
     argument.  ``unwrap(value, ctype, name)`` turns a wrapper object into
@@ -318,7 +319,7 @@ def is_opaque(ctype: "Any") -> bool:
             and "_fields_" not in vars(ctype._type_))
 
 
-def is_destructor(fn: Fn) -> bool:
+def is_destructor(fn: "Fn") -> bool:
     """Whether ``fn`` ends the life of its first argument."""
     return bool(fn.argtypes) and is_opaque(fn.argtypes[0]) and (
         fn.name in DESTRUCTORS or fn.name.endswith(("_destroy", "_decref")))
@@ -340,7 +341,7 @@ def _int_range(ctype: "Any") -> "Optional[Tuple[int, int]]":
 
 
 def _convert_one(
-    fn: Fn, i: int, ctype: "Any", value: "Any", name: str, args: "Sequence[Any]",
+    fn: "Fn", i: int, ctype: "Any", value: "Any", name: str, args: "Sequence[Any]",
     unwrap: "Callable[[Any, Any, str], Any]",
 ) -> "Any":
     if is_opaque(ctype):
@@ -406,7 +407,7 @@ def _convert_one(
     raise BadCall("{}: unsupported parameter type {}".format(name, ctype))
 
 
-def _void_arg(fn: Fn, i: int, value: "Any", name: str, args: "Sequence[Any]") -> "Any":
+def _void_arg(fn: "Fn", i: int, value: "Any", name: str, args: "Sequence[Any]") -> "Any":
     size_index = i + 1
     sized = size_index < len(fn.argtypes) and (
         fn.argtypes[size_index] in _SIZES

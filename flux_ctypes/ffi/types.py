@@ -1,5 +1,5 @@
-"""The C types of libflux-core's API as ctypes sees them, and the record
-each table entry is written in.
+"""The C types of libflux-core's API as ctypes sees them, and the error
+conventions a table entry names (the entry itself is :mod:`.record`'s).
 
 Nothing here loads a library.  Each opaque handle is a pointer to its own
 empty structure, so passing a message where a future is expected is a
@@ -17,13 +17,11 @@ from ctypes import (
     c_uint32,
     c_void_p,
 )
-from collections import namedtuple
-
 # typing is for mypy only: it is not imported at run time (with what it
 # imports, it would be a third of 'import flux_ctypes').
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
+    from typing import Any, Callable
 
 # --- opaque handle types --------------------------------------------------
 
@@ -186,44 +184,10 @@ flux_free_f = c_void_p
 
 
 
-# --- table records ----------------------------------------------------------
+# --- error conventions of table entries ----------------------------------------
 NULL = "null"  # a NULL pointer return means failure, errno says why
 NEG = "neg"  # a negative int return means failure, errno says why
 NONE = "none"  # nothing to check (void, bool, or a value that can't fail)
-
-if TYPE_CHECKING:  # pragma: no cover
-    Version = Tuple[int, ...]
-
-    class Fn(NamedTuple):
-        """One C function: how to call it, how it reports errors, which library
-        has it, and in which flux-core releases."""
-
-        name: str
-        restype: Any
-        argtypes: Tuple[Any, ...]
-        errors: str
-        # a C variadic function we call with a fixed extra argument list
-        variadic: bool = False
-        # which of flux-core's libraries exports it (see lib.SONAMES)
-        library: str = "core"
-        # the first flux-core release with it, and the first without it
-        added: Optional[Version] = None
-        removed: Optional[Version] = None
-
-else:  # the same record, made without typing
-    Fn = namedtuple("Fn", "name restype argtypes errors variadic library added removed")
-    Fn.__new__.__defaults__ = (False, "core", None, None)
-    Fn.__doc__ = """One C function: how to call it, how it reports errors, which
-    library has it, and in which flux-core releases."""
-
-
-def fn(
-    name: str, restype: "Any", argtypes: "Sequence[Any]", errors: str = NONE,
-    variadic: bool = False, library: str = "core",
-    added: "Optional[Version]" = None, removed: "Optional[Version]" = None,
-) -> Fn:
-    return Fn(name, restype, tuple(argtypes), errors, variadic, library, added, removed)
-
 
 char_pp = POINTER(c_char_p)
 void_pp = POINTER(c_void_p)

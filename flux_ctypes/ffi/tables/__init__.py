@@ -9,7 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Tuple
 
-    from flux_ctypes.ffi.types import Fn
+    from flux_ctypes.ffi.record import Fn
 
 FUNCTIONS = (
     core.FUNCTIONS + job.FUNCTIONS + kvs.FUNCTIONS
