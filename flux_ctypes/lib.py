@@ -175,8 +175,14 @@ def _lazy_attribute(name: str) -> "Any":
     return value
 
 
+def _names() -> "List[str]":
+    """dir() of this module, the names not yet read included."""
+    return sorted(set(globals()) | set(_LAZY) | {"TABLE"})
+
+
 if not TYPE_CHECKING:  # mypy sees the names themselves (above)
     __getattr__ = _lazy_attribute  # PEP 562, Python 3.7+
+    __dir__ = _names
 
 
 # --- loading --------------------------------------------------------------
