@@ -1,5 +1,5 @@
 """The C types of libflux-core's API as ctypes sees them, and the error
-conventions a table entry names (the entry itself is :mod:`.record`'s).
+conventions a table entry names (the entry itself is in :mod:`.record`).
 
 Nothing here loads a library.  Each opaque handle is a pointer to its own
 empty structure, so passing a message where a future is expected is a
