@@ -5,11 +5,10 @@ Nothing here touches a library at import time.  The first attribute read
 from :data:`lib` (``lib.flux_open_ex``) loads ``libflux-core.so.2`` once and
 binds that one function from :data:`FUNCTIONS` (declared in
 :mod:`flux_ctypes.ffi.tables`, which are imported then); later reads are
-plain attribute lookups.  A
-function the loaded library lacks binds as a stub that raises
-:class:`MissingFunctionError` when called, saying in which release it
-appeared or left where the table knows, so an older or newer flux-core
-still imports and everything it does have keeps working.
+plain attribute lookups.  A function the loaded library lacks binds as a
+stub that raises :class:`MissingFunctionError` when called, saying in which
+release it appeared or left where the table knows, so an older or newer
+flux-core still imports and everything it does have keeps working.
 
 The C types are defined in :mod:`flux_ctypes.ffi.types` and re-exported
 here, so code above the floor imports them from one place.
