@@ -9,12 +9,20 @@ callback carrying a stale key finds nothing instead of a stranger.
 
 import ctypes
 import itertools
-import threading
-from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
 
-from flux_ctypes.lib import flux_reactor_t, lib
+from flux_ctypes.lib import flux_reactor_t, lib, thread_local
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
+
+    T = TypeVar("T")
+else:
+    # Registry is generic for mypy only: typing is not imported at run time
+    # (with what it imports, a third of 'import flux_ctypes'), and there
+    # Generic[T] is plain object.
+    T = None
+    Generic = {T: object}
 
 _keys = itertools.count(1)  # shared by all registries: a key names one object
 ALL: "List[Registry[Any]]" = []  # every registry, for leak checks
@@ -45,7 +53,7 @@ class Registry(Generic[T]):
     def put(self, key: int, obj: T) -> None:
         self._objects[key] = obj
 
-    def get(self, key: Optional[int]) -> Optional[T]:
+    def get(self, key: "Optional[int]") -> "Optional[T]":
         return self._objects.get(key)
 
     def discard(self, key: int) -> None:
@@ -57,14 +65,14 @@ class Registry(Generic[T]):
     def __len__(self) -> int:
         return len(self._objects)
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> "Iterator[T]":
         return iter(list(self._objects.values()))
 
     def __repr__(self) -> str:
         return "<Registry {} with {} objects>".format(self.name, len(self))
 
 
-class ThreadState(threading.local):
+class ThreadState(thread_local):
     """Per-thread reactor depth and the exception waiting to be re-raised."""
 
     def __init__(self) -> None:
@@ -75,7 +83,7 @@ class ThreadState(threading.local):
 state = ThreadState()
 
 
-def fail(exc: BaseException, reactor: Any) -> None:
+def fail(exc: BaseException, reactor: "Any") -> None:
     """A callback raised: keep the exception and stop ``reactor`` with an
     error, so that ``reactor_run()`` or the blocking ``get()`` that is
     running returns and re-raises it.  The first exception wins; later
@@ -96,7 +104,7 @@ def raise_pending() -> None:
         raise exc
 
 
-def registries() -> Dict[str, int]:
+def registries() -> "Dict[str, int]":
     """How many objects each callback registry holds (for leak checks)."""
     return {reg.name: len(reg) for reg in ALL}
 

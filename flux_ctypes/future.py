@@ -9,18 +9,12 @@ back exactly once, when collected (:func:`flux_ctypes.lib.own`).  While a
 import ctypes
 import errno
 import gc
-import json
 import os
-import signal
 import sys
-import threading
 import time
 import weakref
 from ctypes import byref, c_double, c_void_p
 from types import MappingProxyType
-from typing import (
-    TYPE_CHECKING, Any, Awaitable, Callable, Generator, List, Mapping, Optional, Tuple,
-)
 
 from flux_ctypes.callbacks import Registry, fail, new_key, raise_pending, state
 from flux_ctypes.ffi import args as check
@@ -34,6 +28,7 @@ from flux_ctypes.lib import (
     flux_continuation_f,
     flux_future_t,
     flux_t,
+    get_ident,
     lib,
     owned_by_a_wrapper,
     run_deferred,
@@ -43,7 +38,10 @@ from flux_ctypes.lib import (
 )
 from flux_ctypes.util import decode_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Awaitable, Callable, Generator, List, Mapping, Optional, Tuple
+
     from flux_ctypes.handle import Flux
 
 __all__ = ["Future", "FutureExt", "WaitAllFuture"]
@@ -51,12 +49,14 @@ __all__ = ["Future", "FutureExt", "WaitAllFuture"]
 # then_kwargs of a callback without keyword arguments: shared, so read-only.
 _NO_KWARGS: "Mapping[str, Any]" = MappingProxyType({})
 
-try:  # the C function: signal.getsignal() adds an enum lookup per call
+try:  # the C functions: signal.getsignal() adds an enum lookup per call,
+    # and signal itself imports enum (a few ms of 'import flux_ctypes')
+    from _signal import SIGINT as _SIGINT  # type: ignore[import-not-found,unused-ignore]
     from _signal import getsignal as _getsignal  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - other interpreters
-    _getsignal = signal.getsignal
-_SIGINT = signal.SIGINT
-_get_ident = threading.get_ident
+    from signal import SIGINT as _SIGINT
+    from signal import getsignal as _getsignal
+_get_ident = get_ident
 
 # How long one uninterrupted wait in C may last in the main thread.  Python
 # runs its SIGINT handler only between waits, so this bounds Ctrl-C latency.
@@ -71,20 +71,19 @@ _INIT: "weakref.WeakValueDictionary[int, FutureExt]" = weakref.WeakValueDictiona
 _INF = float("inf")
 
 
-def _main_ident() -> Optional[int]:
+def _main_ident() -> "Optional[int]":
+    import threading  # here: with functools and collections, a sixth of 'import flux_ctypes'
+
     return threading.main_thread().ident
 
 
 # The main thread's ident, read once (threading.main_thread() and .ident are
-# two Python frames per synchronous RPC), again in a forked child, where the
-# forking thread becomes the main thread (threading registered its own
-# after-fork hook first, so it has updated main_thread() by then).
-_main = [_main_ident()]
+# two Python frames per synchronous RPC): at the first blocking wait, and
+# in a forked child, where the forking thread becomes the main thread.
+_main = [None]  # type: List[Optional[int]]
 _at_fork = getattr(os, "register_at_fork", None)  # Python 3.7+
 if _at_fork is not None:
-    _at_fork(after_in_child=lambda: _main.__setitem__(0, _main_ident()))
-else:  # pragma: no cover - Python 3.6
-    _main[0] = None
+    _at_fork(after_in_child=lambda: _main.__setitem__(0, _get_ident()))
 
 _SLICE = c_double(INTERRUPT_SLICE)
 _FOREVER = c_double(-1.0)  # the C timeout of then() without one
@@ -153,12 +152,14 @@ def must_slice(sliced: bool) -> bool:
     if not sliced or state.reactor_depth:
         return False
     main = _main[0]
-    if main is None:  # pragma: no cover - Python 3.6
+    if main is None:
         main = _main_ident()
+        if _at_fork is not None:  # else (Python 3.6) no hook would update it after a fork
+            _main[0] = main
     return _get_ident() == main and callable(_getsignal(_SIGINT))
 
 
-def blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
+def blocking_wait(fptr: "Any", timeout: float, sliced: bool) -> None:
     """flux_future_wait_for(), but Ctrl-C in the main thread still works.
 
     Raises OSError as flux_future_wait_for() fails (ETIMEDOUT, EDEADLOCK...).
@@ -183,7 +184,7 @@ def blocking_wait(fptr: Any, timeout: float, sliced: bool) -> None:
     sliced_wait(fptr, timeout)
 
 
-def sliced_wait(fptr: Any, timeout: float) -> None:
+def sliced_wait(fptr: "Any", timeout: float) -> None:
     """Wait in short slices, so the SIGINT handler (KeyboardInterrupt by
     default) runs between them; called where :func:`must_slice` says so."""
     wait_for = unchecked.flux_future_wait_for  # no converters, no errcheck
@@ -207,7 +208,7 @@ def sliced_wait(fptr: Any, timeout: float) -> None:
             raise failed("flux_future_wait_for", err)
 
 
-def future_error(fptr: Any, exc: OSError) -> BaseException:
+def future_error(fptr: "Any", exc: OSError) -> BaseException:
     """The exception to raise for a failed future call: an exception a
     callback left behind first, else OSError with the future's error text."""
     raise_pending()
@@ -221,18 +222,18 @@ _then_lookup = _THEN.lookup
 _then_remove = _THEN.remove
 
 
-def _address(ptr: Any) -> int:
+def _address(ptr: "Any") -> int:
     return int(ctypes.cast(ptr, c_void_p).value or 0)
 
 
-def _handle_reactor(flux_handle: Any) -> Any:
+def _handle_reactor(flux_handle: "Any") -> "Any":
     """The reactor of ``flux_handle`` if it is an open Flux handle."""
     if isinstance(flux_handle, CObject) and flux_handle._ctype is flux_t and not flux_handle.closed:
         return flux_handle.get_reactor()  # type: ignore[attr-defined]
     return None
 
 
-def _continuation_cb(fptr: Any, key: Optional[int]) -> None:
+def _continuation_cb(fptr: "Any", key: "Optional[int]") -> None:
     future = _then_lookup(key)
     if future is None:
         return
@@ -293,15 +294,15 @@ class Future(CObject):
     _c_destroy = "flux_future_destroy"
     _c_incref = "flux_future_incref"
     _thread_bound = True
-    _prefixes: Tuple[str, ...] = ("flux_future_",)
+    _prefixes: "Tuple[str, ...]" = ("flux_future_",)
 
-    then_cb: Callable[..., Any]
-    _keepalive: Any = None
+    then_cb: "Callable[..., Any]"
+    _keepalive: "Any" = None
     # Class-level defaults, overridden per object by then()/stop(): most
     # futures never get a callback, and an empty dict per future is 64 bytes.
     stopped = False
-    then_args: Any = ()
-    then_kwargs: Mapping[str, Any] = _NO_KWARGS
+    then_args: "Any" = ()
+    then_kwargs: "Mapping[str, Any]" = _NO_KWARGS
     _then_key = 0
     _then_pending = 0
     # -- the event-loop protocol --------------------------------------------
@@ -321,7 +322,7 @@ class Future(CObject):
     _waited = False
 
     def __init__(
-        self, future_handle: Any, keepalive: Any = None, *, fresh: bool = False
+        self, future_handle: "Any", keepalive: "Any" = None, *, fresh: bool = False
     ) -> None:
         if isinstance(future_handle, Future):
             other = future_handle
@@ -341,7 +342,7 @@ class Future(CObject):
         # is destroyed, so a handle is never closed under its futures.
         self._own(future_handle, keepalive)
 
-    def _keepalive_for_handle(self) -> Any:
+    def _keepalive_for_handle(self) -> "Any":
         return self._keepalive
 
     @property
@@ -377,13 +378,13 @@ class Future(CObject):
             raise future_error(ptr, exc) from None
         return self
 
-    def get(self) -> Any:
+    def get(self) -> "Any":
         """Block until fulfilled; raise OSError if it was fulfilled with an
         error.  The base class carries no value, so it returns None."""
         self._get_raw()
         return None
 
-    def _get_raw(self) -> Optional[int]:
+    def _get_raw(self) -> "Optional[int]":
         ptr = self.cptr
         result = c_void_p()
         if not self._waited:
@@ -398,11 +399,11 @@ class Future(CObject):
     def is_ready(self) -> bool:
         return bool(lib.flux_future_is_ready(self.cptr))
 
-    def error_string(self) -> Optional[str]:
+    def error_string(self) -> "Optional[str]":
         text = lib.flux_future_error_string(self.cptr)
         return text.decode("utf-8", "replace") if text else None
 
-    def fulfill_error(self, errnum: int = errno.ENOENT, errstr: Any = None) -> None:
+    def fulfill_error(self, errnum: int = errno.ENOENT, errstr: "Any" = None) -> None:
         ptr = self.cptr
         errnum = check.c_int_arg(errnum, "errnum")
         errstr = check.text(errstr, "errstr", allow_none=True)
@@ -410,8 +411,8 @@ class Future(CObject):
 
     # -- callbacks ---------------------------------------------------------
     def then(
-        self, callback: Callable[..., Any], *args: Any, timeout: float = -1.0,
-        **kwargs: Any
+        self, callback: "Callable[..., Any]", *args: "Any", timeout: float = -1.0,
+        **kwargs: "Any"
     ) -> "Future":
         """Call ``callback(future, *args, **kwargs)`` from the reactor when
         fulfilled (or with ETIMEDOUT after ``timeout`` seconds)."""
@@ -505,7 +506,7 @@ class Future(CObject):
                           "handle, which it must keep until it is destroyed")
         lib.flux_future_set_flux(ptr, hptr)
 
-    def get_reactor(self) -> Any:
+    def get_reactor(self) -> "Any":
         """The reactor this future's callbacks run on (a Reactor), or None."""
         from flux_ctypes.watchers import Reactor
 
@@ -520,13 +521,13 @@ class Future(CObject):
 class WaitAllFuture(Future):
     """A future fulfilled when every pushed child future is."""
 
-    def __init__(self, children: Optional[List[Future]] = None) -> None:
+    def __init__(self, children: "Optional[List[Future]]" = None) -> None:
         super().__init__(lib.flux_future_wait_all_create(), fresh=True)
         self.children: List[Future] = []
         for child in children or []:
             self.push(child)
 
-    def push(self, child: Future, name: Optional[str] = None) -> None:
+    def push(self, child: Future, name: "Optional[str]" = None) -> None:
         ptr = self.cptr
         check.instance(child, Future, "child")
         cptr = child.cptr
@@ -547,7 +548,7 @@ class WaitAllFuture(Future):
         self._sliced = all(c._sliced for c in self.children)
 
 
-def _init_cb(fptr: Any, key: Optional[int]) -> None:
+def _init_cb(fptr: "Any", key: "Optional[int]") -> None:
     future = _INIT.get(key)  # type: ignore[arg-type]
     if future is None:
         return
@@ -563,10 +564,10 @@ def _init_cb(fptr: Any, key: Optional[int]) -> None:
 
 _on_init = trampoline(flux_continuation_f, _init_cb, c_void_p, c_void_p)
 
-_libc: Any = None
+_libc: "Any" = None
 
 
-def _load_libc() -> Any:
+def _load_libc() -> "Any":
     global _libc
     if _libc is None:
         libc = ctypes.CDLL(None)
@@ -601,8 +602,8 @@ class FutureExt(Future):
     """
 
     def __init__(
-        self, init_cb: Callable[..., Any], *args: Any,
-        flux_handle: "Optional[Flux]" = None, **kwargs: Any
+        self, init_cb: "Callable[..., Any]", *args: "Any",
+        flux_handle: "Optional[Flux]" = None, **kwargs: "Any"
     ) -> None:
         if not callable(init_cb):
             raise TypeError("init_cb must be callable")
@@ -620,13 +621,15 @@ class FutureExt(Future):
         if flux_handle is not None:
             self.set_flux(flux_handle)
 
-    def fulfill(self, result: Any = None) -> None:
+    def fulfill(self, result: "Any" = None) -> None:
         """Fulfill with any value json.dumps() accepts."""
+        import json  # here: json, with re and enum, is slow to import
+
         ptr = self.cptr
         data = json.dumps(result).encode("utf-8", "surrogateescape")
         lib.flux_future_fulfill(ptr, _c_strdup(data), _c_free())
 
-    def get(self) -> Any:
+    def get(self) -> "Any":
         """The value given to :meth:`fulfill` (None if fulfilled with NULL)."""
         value = self._get_raw()
         if value is None:
@@ -641,6 +644,6 @@ def pending_then() -> int:
 
 
 
-def pending_then_futures() -> List[Future]:
+def pending_then_futures() -> "List[Future]":
     """The futures waiting for a then() callback (a snapshot)."""
     return list(_THEN)

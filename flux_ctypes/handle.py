@@ -2,13 +2,8 @@
 
 import ctypes
 import errno
-import functools
-import signal
-import threading
 import weakref
-from contextlib import contextmanager
 from ctypes import byref, c_uint32, c_void_p
-from typing import Any, Callable, Iterator, Optional, Set
 
 from flux_ctypes import callbacks
 from flux_ctypes.constants import (
@@ -52,6 +47,15 @@ from flux_ctypes.watchers import (
     Watcher,
 )
 
+try:  # signal itself imports enum, for a few ms
+    from _signal import SIGINT, getsignal, signal  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - other interpreters
+    from signal import SIGINT, getsignal, signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional, Set
+
 __all__ = ["Flux"]
 
 
@@ -60,7 +64,7 @@ __all__ = ["Flux"]
 CLOSED = DEAD
 
 
-def _rpc_future(ptr: Any, flux_handle: "Flux") -> Future:
+def _rpc_future(ptr: "Any", flux_handle: "Flux") -> Future:
     """A Future for a C call that is an RPC underneath."""
     fut = Future(ptr, flux_handle, fresh=True)
     fut._sliced = True
@@ -70,7 +74,7 @@ def _rpc_future(ptr: Any, flux_handle: "Flux") -> Future:
 class _BarrierRPC(RPC):
     """barrier.enter without flux_barrier(): say why ENOSYS happened."""
 
-    def get_str(self) -> Optional[str]:
+    def get_str(self) -> "Optional[str]":
         try:
             return super().get_str()
         except OSError as exc:
@@ -114,11 +118,11 @@ class Flux(CObject):
     _c_destroy = "flux_close"  # flux_close() is flux_decref()
     _c_incref = "flux_incref"
     _thread_bound = True
-    _reactor: Optional[Reactor] = None
+    _reactor: "Optional[Reactor]" = None
     _runs = 0  # depth of this object's reactor_run()
     _close_deferred = False
 
-    def __init__(self, url: Any = None, flags: int = 0, handle: Any = None) -> None:
+    def __init__(self, url: "Any" = None, flags: int = 0, handle: "Any" = None) -> None:
         self._active_watchers: Set[Watcher] = set()
         self._dependents: "weakref.WeakSet[Watcher]" = weakref.WeakSet()
         self._cached_config: Any = None
@@ -170,7 +174,7 @@ class Flux(CObject):
     def __enter__(self) -> "Flux":
         return self
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> "Any":
         """``h.foo(...)`` calls libflux-core's ``flux_foo``, passing this
         handle first when that function takes a ``flux_t *`` first.  The
         arguments are checked as the table declares them (see
@@ -187,6 +191,8 @@ class Flux(CObject):
                     name[5:] if name.startswith("flux_") else name
                 )
             )
+        import functools  # here: the raw layer is seldom used
+
         if fn.argtypes and fn.argtypes[0] is flux_t:
             return functools.partial(raw_call, fn, self)
         return functools.partial(raw_call, fn)
@@ -204,16 +210,12 @@ class Flux(CObject):
     def reactor_exit(cls) -> None:
         cls.tls.reactor_depth -= 1
 
-    @contextmanager
-    def in_reactor(self) -> Iterator[None]:
-        self.reactor_enter()
-        try:
-            yield
-        finally:
-            self.reactor_exit()
+    def in_reactor(self) -> "_InReactor":
+        """A context manager: reactor_enter(), then reactor_exit() at its end."""
+        return _InReactor(self)
 
     @classmethod
-    def set_exception(cls, exception: Optional[BaseException]) -> Optional[BaseException]:
+    def set_exception(cls, exception: "Optional[BaseException]") -> "Optional[BaseException]":
         """Set this thread's pending exception; return the previous one."""
         prev = cls.tls.exception
         cls.tls.exception = exception
@@ -233,23 +235,25 @@ class Flux(CObject):
             reactor = self._reactor = Reactor(lib.flux_get_reactor(self.cptr))
         return reactor
 
-    def reactor_run(self, reactor: Any = None, flags: int = 0) -> int:
+    def reactor_run(self, reactor: "Any" = None, flags: int = 0) -> int:
         """Run the reactor until stopped or out of active watchers; re-raise
         any exception a callback raised.  In the main thread, Ctrl-C stops
         it and raises KeyboardInterrupt."""
         reactor = self.get_reactor() if reactor is None else reactor_arg(reactor)
         flags = check.c_int_arg(flags, "flags")
         run_deferred()
+        import threading  # here, not at import: with functools and collections it is slow
+
         if threading.current_thread() is not threading.main_thread():
             return self._run(reactor, flags)
         interrupted = []
 
-        def on_sigint(handle: "Flux", watcher: Watcher, signum: int, args: Any) -> None:
+        def on_sigint(handle: "Flux", watcher: Watcher, signum: int, args: "Any") -> None:
             interrupted.append(signum)
             lib.flux_reactor_stop(reactor)
 
-        previous = signal.getsignal(signal.SIGINT)
-        sigint = SignalWatcher(self, signal.SIGINT, on_sigint)
+        previous = getsignal(SIGINT)
+        sigint = SignalWatcher(self, SIGINT, on_sigint)
         try:
             # Unreferenced: it must not keep the reactor running once the
             # user's watchers are done, and ev_run() does not count it.
@@ -261,12 +265,12 @@ class Flux(CObject):
         finally:
             sigint.destroy()
             if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+                signal(SIGINT, previous)
         if interrupted:
             raise KeyboardInterrupt
         return rc
 
-    def _run(self, reactor: Any, flags: int) -> int:
+    def _run(self, reactor: "Any", flags: int) -> int:
         self._runs += 1
         try:
             with self.in_reactor():
@@ -283,10 +287,10 @@ class Flux(CObject):
         callbacks.raise_pending()
         return int(rc)
 
-    def reactor_stop(self, reactor: Any = None) -> None:
+    def reactor_stop(self, reactor: "Any" = None) -> None:
         lib.flux_reactor_stop(self.get_reactor() if reactor is None else reactor_arg(reactor))
 
-    def reactor_stop_error(self, reactor: Any = None) -> None:
+    def reactor_stop_error(self, reactor: "Any" = None) -> None:
         lib.flux_reactor_stop_error(
             self.get_reactor() if reactor is None else reactor_arg(reactor))
 
@@ -300,45 +304,45 @@ class Flux(CObject):
         self._active_watchers.discard(watcher)
 
     def timer_watcher_create(
-        self, after: float, callback: Callable[..., Any], repeat: float = 0.0,
-        args: Any = None,
+        self, after: float, callback: "Callable[..., Any]", repeat: float = 0.0,
+        args: "Any" = None,
     ) -> TimerWatcher:
         return TimerWatcher(self, after, callback, repeat=repeat, args=args)
 
     def fd_watcher_create(
-        self, fd: int, callback: Callable[..., Any], events: Optional[int] = None,
-        args: Any = None,
+        self, fd: int, callback: "Callable[..., Any]", events: "Optional[int]" = None,
+        args: "Any" = None,
     ) -> FDWatcher:
         return FDWatcher(self, fd, events, callback, args=args)
 
     def signal_watcher_create(
-        self, signum: int, callback: Callable[..., Any], args: Any = None
+        self, signum: int, callback: "Callable[..., Any]", args: "Any" = None
     ) -> SignalWatcher:
         return SignalWatcher(self, signum, callback, args=args)
 
     def prepare_watcher_create(
-        self, callback: Callable[..., Any], args: Any = None
+        self, callback: "Callable[..., Any]", args: "Any" = None
     ) -> PrepareWatcher:
         return PrepareWatcher(self, callback, args=args)
 
     def check_watcher_create(
-        self, callback: Callable[..., Any], args: Any = None
+        self, callback: "Callable[..., Any]", args: "Any" = None
     ) -> CheckWatcher:
         return CheckWatcher(self, callback, args=args)
 
     def idle_watcher_create(
-        self, callback: Optional[Callable[..., Any]] = None, args: Any = None
+        self, callback: "Optional[Callable[..., Any]]" = None, args: "Any" = None
     ) -> IdleWatcher:
         return IdleWatcher(self, callback, args=args)
 
     def msg_watcher_create(
         self,
-        callback: Callable[..., Any],
+        callback: "Callable[..., Any]",
         type_mask: int = FLUX_MSGTYPE_ANY,
-        topic_glob: Any = "*",
-        args: Any = None,
+        topic_glob: "Any" = "*",
+        args: "Any" = None,
         match_tag: int = FLUX_MATCHTAG_NONE,
-        rolemask: Optional[int] = None,
+        rolemask: "Optional[int]" = None,
     ) -> MessageWatcher:
         return MessageWatcher(
             self, type_mask, callback, topic_glob, match_tag, rolemask, args
@@ -362,9 +366,9 @@ class Flux(CObject):
         self,
         type_mask: int = FLUX_MSGTYPE_ANY,
         match_tag: int = FLUX_MATCHTAG_NONE,
-        topic_glob: Any = None,
+        topic_glob: "Any" = None,
         flags: int = 0,
-    ) -> Optional[Message]:
+    ) -> "Optional[Message]":
         """The next matching message; None when ``flags`` has
         FLUX_O_NONBLOCK and none is waiting."""
         hptr = self.cptr
@@ -380,7 +384,7 @@ class Flux(CObject):
             raise
         return Message._adopt(ptr)
 
-    def respond(self, message: Message, payload: Any = None) -> int:
+    def respond(self, message: Message, payload: "Any" = None) -> int:
         hptr = self.cptr
         if type(message) is not Message:
             check.instance(message, Message, "message")
@@ -391,31 +395,31 @@ class Flux(CObject):
         return int(rc)
 
     def rpc(
-        self, topic: Any, payload: Any = None, nodeid: int = FLUX_NODEID_ANY,
+        self, topic: "Any", payload: "Any" = None, nodeid: int = FLUX_NODEID_ANY,
         flags: int = 0,
     ) -> RPC:
         return RPC(self, topic, payload, nodeid, flags)
 
     # -- events ------------------------------------------------------------
-    def event_create(self, topic: Any, payload: Any = None) -> Message:
+    def event_create(self, topic: "Any", payload: "Any" = None) -> Message:
         return Message.from_event_encode(topic, payload)
 
-    def event_send(self, topic: Any, payload: Any = None) -> int:
+    def event_send(self, topic: "Any", payload: "Any" = None) -> int:
         return self.send(self.event_create(topic, payload))
 
-    def event_recv(self, topic: Any = None) -> Optional[Message]:
+    def event_recv(self, topic: "Any" = None) -> "Optional[Message]":
         return self.recv(type_mask=FLUX_MSGTYPE_EVENT, topic_glob=topic)
 
-    def event_subscribe(self, topic: Any) -> int:
+    def event_subscribe(self, topic: "Any") -> int:
         hptr = self.cptr
         return int(lib.flux_event_subscribe(hptr, encode_topic(topic)))
 
-    def event_unsubscribe(self, topic: Any) -> int:
+    def event_unsubscribe(self, topic: "Any") -> int:
         hptr = self.cptr
         return int(lib.flux_event_unsubscribe(hptr, encode_topic(topic)))
 
     # -- misc --------------------------------------------------------------
-    def log(self, level: int, message: Any) -> int:
+    def log(self, level: int, message: "Any") -> int:
         """Log ``message`` (str or bytes) at syslog ``level``; a '%' in it
         is logged literally."""
         hptr = self.cptr
@@ -427,7 +431,7 @@ class Flux(CObject):
         lib.flux_get_rank(self.cptr, byref(rank))
         return rank.value
 
-    def attr_get(self, attr_name: Any) -> str:
+    def attr_get(self, attr_name: "Any") -> str:
         hptr = self.cptr
         return decode_text(lib.flux_attr_get(hptr, encode_text(attr_name, "attr"))) or ""
 
@@ -444,7 +448,7 @@ class Flux(CObject):
             raise ValueError("Attribute name must be a string")
         self.rpc("attr.rm", {"name": attr}).get()
 
-    def conf_get(self, key: Optional[str] = None, default: Any = None, update: bool = False) -> Any:
+    def conf_get(self, key: "Optional[str]" = None, default: "Any" = None, update: bool = False) -> "Any":
         """The instance configuration (fetched once, then cached), or the
         value at dotted ``key`` in it, or ``default``."""
         if key is not None and not isinstance(key, str):
@@ -460,15 +464,15 @@ class Flux(CObject):
             node = node[part]
         return node
 
-    def service_register(self, name: Any) -> Future:
+    def service_register(self, name: "Any") -> Future:
         hptr = self.cptr
         return _rpc_future(lib.flux_service_register(hptr, encode_text(name, "name")), self)
 
-    def service_unregister(self, name: Any) -> Future:
+    def service_unregister(self, name: "Any") -> Future:
         hptr = self.cptr
         return _rpc_future(lib.flux_service_unregister(hptr, encode_text(name, "name")), self)
 
-    def barrier(self, name: Any, nprocs: int) -> Future:
+    def barrier(self, name: "Any", nprocs: int) -> Future:
         """Enter barrier ``name`` with ``nprocs`` participants.
 
         libflux-core 0.78 removed flux_barrier() (and the broker module that
@@ -491,3 +495,19 @@ class Flux(CObject):
             return "<flux_ctypes.Flux closed>"
         addr = ctypes.cast(self._as_parameter_, c_void_p).value or 0
         return "<flux_ctypes.Flux 0x{:x}>".format(addr)
+
+
+class _InReactor:
+    """What :meth:`Flux.in_reactor` returns (contextlib's contextmanager
+    would import functools and collections with it)."""
+
+    __slots__ = ("flux",)
+
+    def __init__(self, flux: Flux) -> None:
+        self.flux = flux
+
+    def __enter__(self) -> None:
+        self.flux.reactor_enter()
+
+    def __exit__(self, *exc_info: "Any") -> None:
+        self.flux.reactor_exit()

@@ -4,31 +4,27 @@ the error conventions; and the lifetime of C objects.
 Nothing here touches a library at import time.  The first attribute read
 from :data:`lib` (``lib.flux_open_ex``) loads ``libflux-core.so.2`` once and
 binds that one function from :data:`FUNCTIONS` (declared in
-:mod:`flux_ctypes.ffi.tables`); later reads are plain attribute lookups.  A
-function the loaded library lacks binds as a stub that raises
-:class:`MissingFunctionError` when called, saying in which release it
-appeared or left where the table knows, so an older or newer flux-core
-still imports and everything it does have keeps working.
+:mod:`flux_ctypes.ffi.tables`, which are imported then); later reads are
+plain attribute lookups.  A function the loaded library lacks binds as a
+stub that raises :class:`MissingFunctionError` when called, saying in which
+release it appeared or left where the table knows, so an older or newer
+flux-core still imports and everything it does have keeps working.
 
 The C types are defined in :mod:`flux_ctypes.ffi.types` and re-exported
 here, so code above the floor imports them from one place.
 """
 
+import _thread
 import ctypes
 import errno as _errno
-import functools
 import os
 import sys
-import threading
 import weakref
 from ctypes import c_char_p, c_void_p
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
-from flux_ctypes.ffi.tables import FUNCTIONS as FUNCTIONS
 from flux_ctypes.ffi.types import NEG as NEG
 from flux_ctypes.ffi.types import NONE as NONE
 from flux_ctypes.ffi.types import NULL as NULL
-from flux_ctypes.ffi.types import Fn as Fn
 from flux_ctypes.ffi.types import flux_conf_t as flux_conf_t
 from flux_ctypes.ffi.types import flux_continuation_f as flux_continuation_f
 from flux_ctypes.ffi.types import flux_error_t as flux_error_t
@@ -51,6 +47,25 @@ from flux_ctypes.ffi.types import hostlist_t as hostlist_t
 from flux_ctypes.ffi.types import idset_error_t as idset_error_t
 from flux_ctypes.ffi.types import idset_t as idset_t
 from flux_ctypes.ffi.types import trampoline as trampoline
+
+# threading's own Lock, get_ident and local are these: taken from _thread
+# (which threading itself needs), since importing threading, with functools
+# and collections, would be a sixth of 'import flux_ctypes'.
+Lock = _thread.allocate_lock
+get_ident = _thread.get_ident
+thread_local = _thread._local
+
+# typing is for mypy only: imported at run time (with re, enum, functools
+# and collections) it would be a third of 'import flux_ctypes'.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+
+    from flux_ctypes.ffi.record import Fn as Fn
+    from flux_ctypes.ffi.record import LoadedLibrary as LoadedLibrary
+    from flux_ctypes.ffi.tables import FUNCTIONS as FUNCTIONS
+
+    TABLE = {}  # type: Dict[str, Fn]
 
 SONAME = "libflux-core.so.2"
 # flux-core's other libraries that tables may name (Fn.library); they are
@@ -83,7 +98,7 @@ class MissingFunctionError(NotImplementedError):
 
 
 # --- error conventions ----------------------------------------------------
-def raise_errno(err: Optional[int] = None, text: Optional[str] = None) -> "Any":
+def raise_errno(err: "Optional[int]" = None, text: "Optional[str]" = None) -> "Any":
     """Raise OSError for ``err`` (default: the errno ctypes saved last)."""
     if err is None:
         err = ctypes.get_errno()
@@ -100,21 +115,21 @@ def raise_errno(err: Optional[int] = None, text: Optional[str] = None) -> "Any":
 _set_errno = ctypes.set_errno
 
 
-def _failed(func: Any, err: int) -> OSError:
+def _failed(func: "Any", err: int) -> OSError:
     if err:
         return OSError(err, os.strerror(err))
     name = getattr(func, "__name__", "libflux-core call")
     return OSError(0, "{} failed without setting errno".format(name))
 
 
-def check_null(result: Any, func: Any, args: Any) -> Any:
+def check_null(result: "Any", func: "Any", args: "Any") -> "Any":
     err = _set_errno(0)
     if not result:
         raise _failed(func, err)
     return result
 
 
-def check_negative(result: int, func: Any, args: Any) -> int:
+def check_negative(result: int, func: "Any", args: "Any") -> int:
     err = _set_errno(0)
     if result < 0:
         raise _failed(func, err)
@@ -123,21 +138,54 @@ def check_negative(result: int, func: Any, args: Any) -> int:
 
 _CHECKERS = {NULL: check_null, NEG: check_negative, NONE: None}
 
-TABLE = {fn.name: fn for fn in FUNCTIONS}
+# The tables, and the records they are written in, are imported when first
+# needed: by the first function bound, or the first read of one of these
+# names (at once on Python 3.6, which has no module __getattr__).  Imported
+# with flux_ctypes, they and collections (for the records) would be a fifth
+# of its import time.
+_LAZY = {
+    "FUNCTIONS": "flux_ctypes.ffi.tables",
+    "Fn": "flux_ctypes.ffi.record",
+    "LoadedLibrary": "flux_ctypes.ffi.record",
+}
+_table = None  # type: Optional[Dict[str, Fn]]
+
+
+def table() -> "Dict[str, Fn]":
+    """:data:`TABLE`: every table entry by function name."""
+    global _table
+    found = _table
+    if found is None:
+        from flux_ctypes.ffi.tables import FUNCTIONS
+
+        found = _table = {fn.name: fn for fn in FUNCTIONS}
+    return found
+
+
+def _lazy_attribute(name: str) -> "Any":
+    """``TABLE`` and the names in _LAZY, the first time one is read."""
+    if name == "TABLE":
+        value = table()  # type: Any
+    elif name in _LAZY:
+        value = getattr(__import__(_LAZY[name], fromlist=[name]), name)
+    else:
+        raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))
+    globals()[name] = value  # later reads find it
+    return value
+
+
+def _names() -> "List[str]":
+    """dir() of this module, the names not yet read included."""
+    return sorted(set(globals()) | set(_LAZY) | {"TABLE"})
+
+
+if not TYPE_CHECKING:  # mypy sees the names themselves (above)
+    __getattr__ = _lazy_attribute  # PEP 562, Python 3.7+
+    __dir__ = _names
 
 
 # --- loading --------------------------------------------------------------
-class LoadedLibrary(NamedTuple):
-    """Which libflux-core was loaded, from where, and by which rule."""
-
-    cdll: ctypes.CDLL
-    path: str
-    rule: str
-    version: str
-    version_tuple: Tuple[int, ...]
-
-
-def parse_version(text: str) -> Tuple[int, ...]:
+def parse_version(text: str) -> "Tuple[int, ...]":
     """``"0.88.0-59-g4a5e79f56"`` -> ``(0, 88, 0)``."""
     import re  # here, like the loader's imports below: not at import time
 
@@ -147,7 +195,7 @@ def parse_version(text: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in match.group(1).split("."))
 
 
-def flux_command() -> Optional[str]:
+def flux_command() -> "Optional[str]":
     """The ``flux`` command that goes with the library we would load: the
     one beside ``FLUX_CORE_LIB`` when that is set, else the one on PATH."""
     env = os.environ.get(ENV_LIB)
@@ -161,7 +209,7 @@ def flux_command() -> Optional[str]:
     return shutil.which("flux")
 
 
-def candidates() -> List[Tuple[str, str]]:
+def candidates() -> "List[Tuple[str, str]]":
     """Every (rule, path) to try, in order; see README "Finding libflux-core"."""
     # Imported here, when the library is first needed: ctypes.util and
     # shutil (with subprocess, tempfile, bz2, lzma...) are a third of
@@ -188,7 +236,7 @@ def candidates() -> List[Tuple[str, str]]:
     return found
 
 
-def load_library() -> LoadedLibrary:
+def load_library() -> "LoadedLibrary":
     """Load libflux-core now (or return the one already loaded)."""
     global _loaded
     with _load_lock:
@@ -197,7 +245,7 @@ def load_library() -> LoadedLibrary:
         return _loaded
 
 
-def _load() -> LoadedLibrary:
+def _load() -> "LoadedLibrary":
     tried = []
     for rule, path in candidates():
         if os.sep in path and not os.path.exists(path):
@@ -213,6 +261,8 @@ def _load() -> LoadedLibrary:
         version_fn.argtypes = []
         version = (version_fn() or b"").decode("ascii", "replace")
         real = _real_path(cdll, path)
+        from flux_ctypes.ffi.record import LoadedLibrary
+
         return LoadedLibrary(cdll, real, rule, version, parse_version(version))
     raise FluxCoreNotFound(
         _errno.ENOENT,
@@ -237,11 +287,11 @@ def _real_path(cdll: ctypes.CDLL, fallback: str) -> str:
 
 
 _loaded = None  # type: Optional[LoadedLibrary]
-_load_lock = threading.Lock()
+_load_lock = Lock()
 
 
 # --- binding ---------------------------------------------------------------
-def missing_reason(fn: Fn, loaded: "LoadedLibrary") -> str:
+def missing_reason(fn: "Fn", loaded: "LoadedLibrary") -> str:
     """Why ``fn`` is absent from ``loaded``, as far as the table knows."""
     have = loaded.version
     if fn.removed is not None and loaded.version_tuple >= fn.removed:
@@ -254,14 +304,14 @@ def missing_reason(fn: Fn, loaded: "LoadedLibrary") -> str:
         fn.name, have, loaded.path)
 
 
-def _dotted(version: Tuple[int, ...]) -> str:
+def _dotted(version: "Tuple[int, ...]") -> str:
     return ".".join(str(part) for part in version)
 
 
-def _missing_stub(fn: Fn, why: str = "") -> Callable[..., Any]:
+def _missing_stub(fn: "Fn", why: str = "") -> "Callable[..., Any]":
     name = fn.name
 
-    def missing(*args: Any) -> Any:
+    def missing(*args: "Any") -> "Any":
         raise MissingFunctionError(why or missing_reason(fn, load_library()))
 
     missing.__name__ = name
@@ -311,8 +361,8 @@ def _plain(library: str, cdll: ctypes.CDLL) -> ctypes.CDLL:
     return plain
 
 
-def _traced(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    def traced(*args: Any) -> Any:
+def _traced(name: str, func: "Callable[..., Any]") -> "Callable[..., Any]":
+    def traced(*args: "Any") -> "Any":
         shown = ", ".join(_show(a) for a in args)
         try:
             result = func(*args)
@@ -344,7 +394,7 @@ _C_NAMES = {
 }  # type: Dict[Any, str]
 
 
-def _show(value: Any) -> str:
+def _show(value: "Any") -> str:
     if isinstance(value, ctypes._Pointer):
         if not value:
             return "NULL"
@@ -353,7 +403,7 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def bind(fn: Fn) -> Callable[..., Any]:
+def bind(fn: "Fn") -> "Callable[..., Any]":
     """Bind one table entry to its library."""
     load_library()  # no libflux-core at all: FluxCoreNotFound, unwrapped
     try:
@@ -385,12 +435,12 @@ class _Functions:
     """``lib.flux_xyz`` binds ``flux_xyz`` from the table on first use."""
 
     @staticmethod
-    def _bind(fn: Fn) -> Callable[..., Any]:
+    def _bind(fn: "Fn") -> "Callable[..., Any]":
         return bind(fn)
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> "Any":
         try:
-            fn = TABLE[name]
+            fn = table()[name]
         except KeyError:
             raise AttributeError(
                 "{} is not in flux_ctypes' function table".format(name)
@@ -421,7 +471,7 @@ def failed(name: str, err: int) -> OSError:
 _KEEP_ARGTYPES = sys.implementation.name != "cpython"
 
 
-def bind_unchecked(fn: Fn) -> Callable[..., Any]:
+def bind_unchecked(fn: "Fn") -> "Callable[..., Any]":
     """``fn`` bound to its own function object with its restype only: no
     argtypes (so no converter call per argument) and no errcheck (no
     Python frame per call).  Traced, it is the checked binding."""
@@ -458,7 +508,7 @@ class _Unchecked(_Functions):
     which raise themselves.)"""
 
     @staticmethod
-    def _bind(fn: Fn) -> Callable[..., Any]:
+    def _bind(fn: "Fn") -> "Callable[..., Any]":
         return bind_unchecked(fn)
 
 
@@ -466,7 +516,7 @@ unchecked = _Unchecked()  # type: Any
 _CFuncPtr = ctypes._CFuncPtr  # type: ignore[attr-defined]
 
 
-def destructor(name: str) -> Callable[[Any], None]:
+def destructor(name: str) -> "Callable[[Any], None]":
     """What releases a wrapper's pointer: lib's ``name``, as its unchecked
     twin when lib's is the binding itself (a wrapper's pointer is always
     of the destructor's type, so the converter call is saved); a
@@ -501,7 +551,7 @@ _CLOSED_TEXT = (
 )
 
 
-def closed_error(obj: Any) -> ClosedError:
+def closed_error(obj: "Any") -> ClosedError:
     """The error for using ``obj`` after its C object was released."""
     return ClosedError(_CLOSED_TEXT.format(type(obj).__name__))
 
@@ -511,10 +561,10 @@ class _Owned(weakref.ref):  # type: ignore[type-arg]
     reference it gives back when the wrapper dies."""
 
     __slots__ = ("destroy", "ptr", "keepalive", "thread")
-    destroy: Callable[[Any], None]
-    ptr: Any
-    keepalive: Any
-    thread: Optional[int]
+    destroy: "Callable[[Any], None]"
+    ptr: "Any"
+    keepalive: "Any"
+    thread: "Optional[int]"
     # By identity, whatever the wrapper (or a user's subclass) defines.
     __hash__ = object.__hash__
     __eq__ = object.__eq__
@@ -527,9 +577,9 @@ _OWNED: "Set[_Owned]" = set()
 # Releases the garbage collector asked for in another thread than the one
 # the C object belongs to: thread ident -> [(destroy, ptr, keepalive)].
 DEFERRED: "Dict[int, List[Tuple[Callable[[Any], None], Any, Any]]]" = {}
-_deferred_lock = threading.Lock()
-_get_ident = threading.get_ident
-_local = threading.local()
+_deferred_lock = Lock()
+_get_ident = get_ident
+_local = thread_local()
 
 
 def _owner_died(ref: "_Owned") -> None:
@@ -548,11 +598,13 @@ def _owner_died(ref: "_Owned") -> None:
 def _alive(ident: int) -> bool:
     """Whether thread ``ident`` is still running (an ended thread can't be
     using its objects: they are released at once)."""
+    import threading  # imported already where threads were started with it
+
     return any(t.ident == ident for t in threading.enumerate())
 
 
 def own(
-    obj: Any, destroy: Callable[[Any], None], ptr: Any, keepalive: Any = None,
+    obj: "Any", destroy: "Callable[[Any], None]", ptr: "Any", keepalive: "Any" = None,
     thread_bound: bool = False,
 ) -> None:
     """Call ``destroy(ptr)`` exactly once: when ``obj`` is collected, or
@@ -588,7 +640,7 @@ def own(
     _OWNED.add(ref)
 
 
-def _owned_elsewhere(ptr: Any) -> bool:
+def _owned_elsewhere(ptr: "Any") -> bool:
     """Whether a live wrapper owns a reference on ``ptr`` (a scan: only
     for the rare assignment to ``handle``)."""
     addr = ctypes.cast(ptr, c_void_p).value
@@ -598,13 +650,13 @@ def _owned_elsewhere(ptr: Any) -> bool:
 _getrefcount = getattr(sys, "getrefcount", None)
 
 
-def _count_refs(value: Any) -> int:
+def _count_refs(value: "Any") -> int:
     return _getrefcount(value) if _getrefcount is not None else 0
 
 
 class _Probe:
     # made like Future(ptr): a constructor passing its argument to a function
-    def __init__(self, value: Any) -> None:
+    def __init__(self, value: "Any") -> None:
         self.count = _count_refs(value)
 
 
@@ -613,7 +665,7 @@ class _Probe:
 _FRESH_COUNT = _Probe(object()).count
 
 
-def owned_by_a_wrapper(ptr: Any) -> bool:
+def owned_by_a_wrapper(ptr: "Any") -> bool:
     """Whether ``ptr`` is the very pointer object a live wrapper owns (as
     its ``handle`` gives it out), so that adopting it would free it twice.
 
@@ -627,7 +679,7 @@ def owned_by_a_wrapper(ptr: Any) -> bool:
     return any(ref.ptr is ptr for ref in list(_OWNED))
 
 
-def _owner_of(ptr: Any) -> Any:
+def _owner_of(ptr: "Any") -> "Any":
     """The live wrapper owning ``ptr`` of the same C type, if any (a scan:
     only for the raw layer's routed calls)."""
     addr = ctypes.cast(ptr, c_void_p).value
@@ -639,7 +691,7 @@ def _owner_of(ptr: Any) -> Any:
     return None
 
 
-def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
+def release(destroy: "Callable[[Any], None]", ptr: "Any", *keepalive: "Any") -> None:
     """Finalizer body for code that keeps its own weakref.finalize: give
     back ``ptr`` (``keepalive``, an argument of the pending finalizer, is
     what kept those objects alive until now).  The core's wrappers use
@@ -647,7 +699,7 @@ def release(destroy: Callable[[Any], None], ptr: Any, *keepalive: Any) -> None:
     destroy(ptr)
 
 
-def disown(obj: Any) -> bool:
+def disown(obj: "Any") -> bool:
     """Release ``obj``'s C reference now, in this thread (``close()``);
     False when there was none left to release."""
     for ref in weakref.getweakrefs(obj):
@@ -668,6 +720,8 @@ def run_deferred() -> int:
     with _deferred_lock:
         mine = DEFERRED.pop(me, [])
         if DEFERRED:
+            import threading
+
             alive = {t.ident for t in threading.enumerate()}
             for ident in [i for i in DEFERRED if i not in alive]:
                 mine.extend(DEFERRED.pop(ident))
@@ -700,15 +754,15 @@ class CObject:
     type in ``_ctype``; ``_own(ptr)`` makes the object own ``ptr``.
     """
 
-    _as_parameter_: Any = DEAD
-    _ctype: Any = None
+    _as_parameter_: "Any" = DEAD
+    _ctype: "Any" = None
     _c_incref = ""  # the C function taking one more reference, if any
-    _prefixes: Tuple[str, ...] = ("flux_",)
+    _prefixes: "Tuple[str, ...]" = ("flux_",)
     _c_destroy = ""
     # the C object lives on a handle's reactor (see own(thread_bound=...))
     _thread_bound = False
 
-    def _own(self, ptr: Any, keepalive: Any = None) -> None:
+    def _own(self, ptr: "Any", keepalive: "Any" = None) -> None:
         """Own ``ptr`` (one C reference, handed over by the caller)."""
         self._as_parameter_ = ptr
         own(self, destructor(self._c_destroy), ptr, keepalive, self._thread_bound)
@@ -719,7 +773,7 @@ class CObject:
         return self._as_parameter_ is DEAD
 
     @property
-    def cptr(self) -> Any:
+    def cptr(self) -> "Any":
         """The C pointer; ClosedError once the object is closed."""
         ptr = self._as_parameter_
         if ptr is DEAD:
@@ -727,7 +781,7 @@ class CObject:
         return ptr
 
     @property
-    def handle(self) -> Any:
+    def handle(self) -> "Any":
         """The C pointer, or None once closed (as in the official bindings;
         passing the object itself, or ``cptr``, to C refuses a closed one
         instead of passing NULL)."""
@@ -735,7 +789,7 @@ class CObject:
         return None if ptr is DEAD else ptr
 
     @handle.setter
-    def handle(self, value: Any) -> None:
+    def handle(self, value: "Any") -> None:
         if value is None:
             self.close()
             return
@@ -754,7 +808,7 @@ class CObject:
         self.close()
         self._own(value, keepalive)
 
-    def _keepalive_for_handle(self) -> Any:
+    def _keepalive_for_handle(self) -> "Any":
         """What a pointer assigned to ``handle`` keeps alive (the handle
         under a future)."""
         return None
@@ -766,23 +820,23 @@ class CObject:
         self._as_parameter_ = DEAD
         disown(self)
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> "Any":
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: "Any") -> None:
         self.close()
 
-    def __copy__(self) -> Any:
+    def __copy__(self) -> "Any":
         # a copy would hold the pointer without a reference of its own, and
         # use it after the original gave it back
         raise TypeError("{} wraps a C object and can't be copied (Future(f) and "
                         "Flux(handle=h) share one with a reference of their own)".format(
                             type(self).__name__))
 
-    def __deepcopy__(self, memo: Any) -> Any:
+    def __deepcopy__(self, memo: "Any") -> "Any":
         return self.__copy__()
 
-    def __reduce_ex__(self, protocol: Any) -> Any:
+    def __reduce_ex__(self, protocol: "Any") -> "Any":
         raise TypeError("{} wraps a C object and can't be pickled".format(type(self).__name__))
 
     def __repr__(self) -> str:
@@ -793,7 +847,7 @@ class CObject:
         return "<{} 0x{:x}>".format(type(self).__name__, addr)
 
 
-def take_string(ptr: Any, name: str = "encode") -> str:
+def take_string(ptr: "Any", name: str = "encode") -> str:
     """The text of a NUL-terminated string C malloc'd for us, which is
     freed here (``hostlist_encode()``, ``idset_encode()``).  ``ptr`` may
     come from an unchecked call: NULL is C's failure (``name`` failed)."""
@@ -811,7 +865,7 @@ def version() -> str:
     return load_library().version
 
 
-def version_tuple() -> Tuple[int, ...]:
+def version_tuple() -> "Tuple[int, ...]":
     """The loaded library's version as integers, e.g. ``(0, 88, 0)``."""
     return load_library().version_tuple
 
@@ -836,18 +890,19 @@ class UnknownFunctionError(MissingFunctionError, AttributeError):
     AttributeError, so ``hasattr()`` says False)."""
 
 
-def find_function(name: str, prefixes: Tuple[str, ...] = ("flux_",)) -> Optional[Fn]:
+def find_function(name: str, prefixes: "Tuple[str, ...]" = ("flux_",)) -> "Optional[Fn]":
     """The table entry called ``name``, or prefix + ``name``."""
-    fn = TABLE.get(name)
+    functions = table()
+    fn = functions.get(name)
     if fn is None:
         for prefix in prefixes:
-            fn = TABLE.get(prefix + name)
+            fn = functions.get(prefix + name)
             if fn is not None:
                 break
     return fn
 
 
-def _unwrap(value: Any, ctype: Any, name: str) -> Any:
+def _unwrap(value: "Any", ctype: "Any", name: str) -> "Any":
     if isinstance(value, CObject) and value._ctype is ctype:
         ptr = value._as_parameter_
         if ptr is DEAD:
@@ -857,7 +912,7 @@ def _unwrap(value: Any, ctype: Any, name: str) -> Any:
         name, _args.c_name(ctype), type(value).__name__))
 
 
-def raw_call(fn: Fn, *args: Any) -> Any:
+def raw_call(fn: "Fn", *args: "Any") -> "Any":
     """Call ``fn`` with ``args`` checked and converted as the table says
     (str to UTF-8, wrappers to their pointers, None to NULL where C
     allows it); see :mod:`flux_ctypes.ffi.args`.  A destructor given a
@@ -931,24 +986,24 @@ class RawView:
     type first; with ``strict``, a function that does not is refused (the
     owner "masks" it, as in flux.wrapper)."""
 
-    def __init__(self, owner: Any = None, prefixes: Tuple[str, ...] = ("flux_",),
+    def __init__(self, owner: "Any" = None, prefixes: "Tuple[str, ...]" = ("flux_",),
                  strict: bool = False) -> None:
         self._owner = owner
         self._prefixes = prefixes
         self._strict = strict
 
     @property
-    def handle(self) -> Any:
+    def handle(self) -> "Any":
         owner = self._owner
         return None if owner is None else owner.handle
 
     @handle.setter
-    def handle(self, value: Any) -> None:
+    def handle(self, value: "Any") -> None:
         if self._owner is None:
             raise AttributeError("the raw layer has no handle")
         self._owner.handle = value
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> "Any":
         if name.startswith("__"):
             raise AttributeError(name)
         fn = find_function(name, self._prefixes)
@@ -956,6 +1011,8 @@ class RawView:
             raise UnknownFunctionError(
                 "no libflux-core function {} (tried {}) in flux_ctypes' table".format(
                     name, ", ".join([name] + [p + name for p in self._prefixes])))
+        import functools  # here: the raw layer is seldom used
+
         owner = self._owner
         if owner is not None:
             if fn.argtypes and fn.argtypes[0] is owner._ctype:
@@ -969,6 +1026,11 @@ class RawView:
     def __enter__(self) -> "RawView":
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: "Any") -> None:
         if self._owner is not None:
             self._owner.close()
+
+
+if sys.version_info < (3, 7):  # pragma: no cover - no module __getattr__ (PEP 562)
+    for _name in ("TABLE",) + tuple(_LAZY):
+        _lazy_attribute(_name)

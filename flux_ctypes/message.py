@@ -4,7 +4,6 @@ import builtins
 import ctypes
 import errno
 from ctypes import byref, c_char_p, c_int, c_uint32, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
 from flux_ctypes.callbacks import fail
 from flux_ctypes.constants import (
@@ -32,7 +31,10 @@ from flux_ctypes.lib import (
 from flux_ctypes.util import decode_json, decode_text, encode_payload, encode_topic
 from flux_ctypes.watchers import _ACTIVE, Watcher, _active
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional, Tuple
+
     from flux_ctypes.handle import Flux
 
 __all__ = ["Message", "MessageWatcher", "msg_typestr"]
@@ -60,8 +62,8 @@ class Message(CObject):
     _c_incref = "flux_msg_incref"
 
     def __init__(
-        self, type: int = FLUX_MSGTYPE_REQUEST, handle: Any = None,
-        type_id: Optional[int] = None,
+        self, type: int = FLUX_MSGTYPE_REQUEST, handle: "Any" = None,
+        type_id: "Optional[int]" = None,
     ) -> None:
         if type_id is not None:  # the official bindings' keyword
             type = type_id
@@ -80,7 +82,7 @@ class Message(CObject):
             raise TypeError("handle must be a non-NULL flux_msg_t pointer or a Message")
         self._own(ptr)
 
-    def _ptr(self) -> Any:
+    def _ptr(self) -> "Any":
         # self.cptr without the property machinery, for the accessors below
         ptr = self._as_parameter_
         if ptr is DEAD:
@@ -88,7 +90,7 @@ class Message(CObject):
         return ptr
 
     @classmethod
-    def _borrow(cls, ptr: Any) -> "Message":
+    def _borrow(cls, ptr: "Any") -> "Message":
         """Wrap a non-NULL message C lends us (a callback's), taking a
         reference of its own."""
         msg = cls.__new__(cls)
@@ -96,14 +98,14 @@ class Message(CObject):
         return msg
 
     @classmethod
-    def _adopt(cls, ptr: Any) -> "Message":
+    def _adopt(cls, ptr: "Any") -> "Message":
         """Wrap a message whose reference the caller hands over."""
         msg = cls.__new__(cls)
         msg._own(ptr)
         return msg
 
     @classmethod
-    def from_event_encode(cls, topic: Any, payload: Any = None) -> "Message":
+    def from_event_encode(cls, topic: "Any", payload: "Any" = None) -> "Message":
         ptr = unchecked.flux_event_encode(encode_topic(topic), encode_payload(payload))
         err = set_errno(0)
         if not ptr:
@@ -144,7 +146,7 @@ class Message(CObject):
         return decode_text(value.value) or ""
 
     @topic.setter
-    def topic(self, value: Any) -> None:
+    def topic(self, value: "Any") -> None:
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
@@ -174,7 +176,7 @@ class Message(CObject):
         lib.flux_msg_set_rolemask(self._ptr(), check.uint32(value, "rolemask"))
 
     # -- payload -------------------------------------------------------------
-    def _get_payload_str(self) -> Optional[str]:
+    def _get_payload_str(self) -> "Optional[str]":
         # flux_msg_get_string() itself gives NULL for a message without
         # payload (every flux-core since 0.50 at least), so no has_payload().
         ptr = self._as_parameter_
@@ -188,7 +190,7 @@ class Message(CObject):
         raw = value.value
         return None if raw is None else raw.decode("utf-8", "surrogateescape")
 
-    def _set_payload(self, value: Any) -> None:
+    def _set_payload(self, value: "Any") -> None:
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
@@ -200,7 +202,7 @@ class Message(CObject):
     payload_str = property(_get_payload_str, _set_payload, doc=(
         "The payload as text, or None when the message has none."))
 
-    def _get_payload(self) -> Any:
+    def _get_payload(self) -> "Any":
         text = self._get_payload_str()  # a method call, not a second property
         return None if text is None else decode_json(text)
 
@@ -209,7 +211,7 @@ class Message(CObject):
     payload = property(_get_payload, _set_payload, doc=(
         "The payload, JSON-decoded (None when the message has none)."))
 
-    def decode(self) -> Tuple[int, str, Optional[str]]:
+    def decode(self) -> "Tuple[int, str, Optional[str]]":
         """``(type, topic, payload_str or None)``; an error response raises
         OSError with its errno and error text."""
         msgtype = self.type
@@ -240,7 +242,7 @@ class Message(CObject):
         return "<Message {} 0x{:x}>".format(self.type_str, addr)
 
 
-def _message_cb(hptr: Any, mh: Any, msgptr: Any, key: Optional[int]) -> None:
+def _message_cb(hptr: "Any", mh: "Any", msgptr: "Any", key: "Optional[int]") -> None:
     """callback(handle, watcher, message, args); the message is borrowed,
     so the Message wrapper takes its own reference."""
     watcher = _active(key)
@@ -282,11 +284,11 @@ class MessageWatcher(Watcher):
         self,
         flux_handle: "Flux",
         type_mask: int,
-        callback: Callable[..., Any],
-        topic_glob: Any = "*",
+        callback: "Callable[..., Any]",
+        topic_glob: "Any" = "*",
         match_tag: int = FLUX_MATCHTAG_NONE,
-        rolemask: Optional[int] = None,
-        args: Any = None,
+        rolemask: "Optional[int]" = None,
+        args: "Any" = None,
     ) -> None:
         super().__init__(flux_handle, check.callback(callback), args)
         if topic_glob is not None and not isinstance(topic_glob, (str, bytes)):

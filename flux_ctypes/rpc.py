@@ -1,7 +1,6 @@
 """RPC: a request sent with flux_rpc() and the future of its response(s)."""
 
 from ctypes import byref, c_char_p
-from typing import TYPE_CHECKING, Any, Optional
 
 from flux_ctypes.constants import FLUX_NODEID_ANY
 from flux_ctypes.ffi import args as check
@@ -14,7 +13,10 @@ from flux_ctypes.lib import (
 )
 from flux_ctypes.util import decode_json, encode_payload, encode_topic
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional
+
     from flux_ctypes.handle import Flux
 
 __all__ = ["RPC"]
@@ -34,8 +36,8 @@ class RPC(Future):
     def __init__(
         self,
         flux_handle: "Flux",
-        topic: Any,
-        payload: Any = None,
+        topic: "Any",
+        payload: "Any" = None,
         nodeid: int = FLUX_NODEID_ANY,
         flags: int = 0,
     ) -> None:
@@ -63,7 +65,7 @@ class RPC(Future):
         own(self, destructor("flux_future_destroy"), ptr, flux_handle, True)
         self.flux_handle = flux_handle
 
-    def get_str(self) -> Optional[str]:
+    def get_str(self) -> "Optional[str]":
         """The response payload as text (None for an empty response)."""
         ptr = self._as_parameter_
         if ptr is DEAD:
@@ -88,7 +90,7 @@ class RPC(Future):
         raw = out.value
         return None if raw is None else raw.decode("utf-8", "surrogateescape")
 
-    def get(self) -> Any:
+    def get(self) -> "Any":
         """The response payload, JSON-decoded (None for an empty response)."""
         text = self.get_str()
         return None if text is None else decode_json(text)

@@ -1,13 +1,13 @@
 """Small conversions shared by the handle, message and RPC classes."""
 
 import errno
-import json
-import json.encoder
-import json.scanner
-from typing import Any, Callable, List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, List, Optional
 
 
-def encode_topic(topic: Any) -> bytes:
+def encode_topic(topic: "Any") -> bytes:
     """A topic as UTF-8 bytes; None is EINVAL and other types TypeError,
     as in the official bindings."""
     if isinstance(topic, str):
@@ -25,11 +25,32 @@ def encode_topic(topic: Any) -> bytes:
     raise TypeError("Topic must be a string, not {}".format(type(topic)))
 
 
-_checked = json.JSONEncoder(ensure_ascii=False)
+# json (with re and enum, which it imports) would be a quarter of 'import
+# flux_ctypes': it is imported, and the encoders and the scanner below are
+# made, when the first payload is encoded or decoded (see _load_json).
+_json = None  # type: Any
+_checked = None  # type: Any
+_flat_encode = None  # type: Optional[Callable[[Any, int], List[str]]]
+_scan_json = None  # type: Optional[Callable[[str, int], Any]]
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
-def _make_flat_encode() -> "Optional[Callable[[Any, int], List[str]]]":
+def _load_json() -> "Any":
+    """The json module, with the encoders and the scanner made (once)."""
+    global _json, _checked, _flat_encode, _scan_json
+    import json
+    import json.encoder
+    import json.scanner
+
+    if _json is None:
+        _checked = json.JSONEncoder(ensure_ascii=False)
+        _flat_encode = _make_flat_encode(json, _checked)
+        _scan_json = _make_scanner(json)
+        _json = json  # last: another thread may use the others once it is set
+    return json
+
+
+def _make_flat_encode(json: "Any", checked: "Any") -> "Optional[Callable[[Any, int], List[str]]]":
     # The C encoder JSONEncoder.encode() would build, built once.  Without
     # its circular-reference bookkeeping (a dict per call, which is what
     # makes one unshareable), so it is only given flat dicts (below).
@@ -37,15 +58,12 @@ def _make_flat_encode() -> "Optional[Callable[[Any, int], List[str]]]":
     if make is None:  # pragma: no cover - not CPython
         return None
     return make(  # type: ignore[no-any-return]
-        None, _checked.default, json.encoder.encode_basestring, None,
-        _checked.key_separator, _checked.item_separator, False, False, True,
+        None, checked.default, json.encoder.encode_basestring, None,
+        checked.key_separator, checked.item_separator, False, False, True,
     )
 
 
-_flat_encode = _make_flat_encode()
-
-
-def _json_encode(payload: Any) -> str:
+def _json_encode(payload: "Any") -> str:
     """``json.dumps(payload, ensure_ascii=False)``.
 
     json.dumps() with an option builds a JSONEncoder per call, and
@@ -53,15 +71,17 @@ def _json_encode(payload: Any) -> str:
     dict of plain scalars (the usual request) can hold no cycle, so it goes
     through a C encoder made once; anything else through the checking one.
     """
+    if _json is None:
+        _load_json()
     if _flat_encode is not None and type(payload) is dict:
         for value in payload.values():
             if type(value) not in _SCALARS:
-                return _checked.encode(payload)
+                return _checked.encode(payload)  # type: ignore[no-any-return]
         return "".join(_flat_encode(payload, 0))
-    return _checked.encode(payload)
+    return _checked.encode(payload)  # type: ignore[no-any-return]
 
 
-def encode_payload(payload: Any) -> Optional[bytes]:
+def encode_payload(payload: "Any") -> "Optional[bytes]":
     """A payload as bytes for C: None stays NULL, str and bytes are sent as
     they are, anything else goes through json.dumps()."""
     if payload is None:
@@ -78,7 +98,7 @@ def encode_payload(payload: Any) -> Optional[bytes]:
     return data
 
 
-def _make_scanner() -> "Optional[Callable[[str, int], Any]]":
+def _make_scanner(json: "Any") -> "Optional[Callable[[str, int], Any]]":
     # json.loads() reaches the C scanner through three Python frames and
     # two whitespace regex matches: most of its cost for a payload of a
     # few dozen bytes, as responses are.  The scanner alone, made once, is
@@ -89,18 +109,19 @@ def _make_scanner() -> "Optional[Callable[[str, int], Any]]":
     return make(json.JSONDecoder())  # type: ignore[no-any-return]
 
 
-_scan_json = _make_scanner()
-
-
-def decode_json(text: str) -> Any:
+def decode_json(text: str) -> "Any":
     """``json.loads(text)``, with the same result and the same errors.
 
     A text that is one JSON value with nothing around it (what Flux sends)
     is parsed by the C scanner directly; anything else, including every
     malformed text, goes to json.loads() itself."""
-    if _scan_json is not None:
+    json = _json
+    if json is None:
+        json = _load_json()
+    scan = _scan_json
+    if scan is not None:
         try:
-            value, end = _scan_json(text, 0)
+            value, end = scan(text, 0)
         except (StopIteration, ValueError):  # malformed: json.loads says why
             pass
         else:
@@ -109,14 +130,14 @@ def decode_json(text: str) -> Any:
     return json.loads(text)
 
 
-def decode_text(raw: Optional[bytes]) -> Optional[str]:
+def decode_text(raw: "Optional[bytes]") -> "Optional[str]":
     """C string (bytes or None) to str, keeping undecodable bytes."""
     if raw is None:
         return None
     return raw.decode("utf-8", "surrogateescape")
 
 
-def encode_text(value: Any, what: str = "argument") -> bytes:
+def encode_text(value: "Any", what: str = "argument") -> bytes:
     """str or bytes to bytes for a ``const char *`` parameter."""
     if isinstance(value, str):
         data = value.encode("utf-8", "surrogateescape")

@@ -10,7 +10,6 @@ stopped or destroyed, and a stopped one is freed like any other object.
 import ctypes
 import errno
 from ctypes import c_int, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from flux_ctypes.callbacks import Registry, fail, new_key
 from flux_ctypes.constants import FLUX_POLLERR, FLUX_POLLIN, FLUX_POLLOUT
@@ -27,7 +26,10 @@ from flux_ctypes.lib import (
     trampoline,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, List, Optional
+
     from flux_ctypes.handle import Flux
 
 __all__ = [
@@ -57,7 +59,7 @@ class Reactor(CObject):
     _c_incref = "flux_reactor_incref"
     _thread_bound = True
 
-    def __init__(self, ptr: Any) -> None:
+    def __init__(self, ptr: "Any") -> None:
         if not isinstance(ptr, flux_reactor_t) or not ptr:
             raise TypeError("Reactor needs a non-NULL flux_reactor_t pointer")
         lib.flux_reactor_incref(ptr)
@@ -78,7 +80,7 @@ class Reactor(CObject):
         return hash(_address(self._as_parameter_))
 
 
-def reactor_arg(value: Any, name: str = "reactor") -> Any:
+def reactor_arg(value: "Any", name: str = "reactor") -> "Any":
     """A reactor for C: a Reactor (refused once closed) or a raw non-NULL
     ``flux_reactor_t`` (trusted)."""
     if isinstance(value, Reactor):
@@ -88,7 +90,7 @@ def reactor_arg(value: Any, name: str = "reactor") -> Any:
     raise TypeError("{} must be a Reactor from get_reactor(), not {!r}".format(name, value))
 
 
-def flux_handle_arg(value: Any, name: str = "flux_handle") -> Any:
+def flux_handle_arg(value: "Any", name: str = "flux_handle") -> "Any":
     """``value`` is an open Flux handle (without importing handle.py)."""
     if not isinstance(value, CObject) or value._ctype is not flux_t:
         raise TypeError("{} must be a Flux handle, not {}".format(name, type(value).__name__))
@@ -106,7 +108,7 @@ class Watcher(CObject):
     collector releases in another thread than the one that made it is
     destroyed by the making thread (see :func:`flux_ctypes.lib.own`)."""
 
-    _ctype: Any = flux_watcher_t
+    _ctype: "Any" = flux_watcher_t
     _c_destroy = "flux_watcher_destroy"
     _thread_bound = True
     # C functions differ for message handlers; subclasses name theirs.
@@ -120,29 +122,29 @@ class Watcher(CObject):
     _destroy_deferred = False
 
     def __init__(
-        self, flux_handle: "Flux", callback: Optional[Callable[..., Any]],
-        args: Any = None,
+        self, flux_handle: "Flux", callback: "Optional[Callable[..., Any]]",
+        args: "Any" = None,
     ) -> None:
         self.flux_handle = flux_handle_arg(flux_handle)
         self.callback = callback
         self.args = args
         self._key = new_key()
 
-    def _adopt(self, ptr: Any) -> None:
+    def _adopt(self, ptr: "Any") -> None:
         """Own the C watcher ``ptr``: destroyed exactly once, by destroy()
         or when this object is collected.  The Flux object is kept alive
         with it, so its handle (and reactor) outlive the watcher."""
         self._own(ptr, self.flux_handle)
         self.flux_handle._dependents.add(self)
 
-    def _keepalive_for_handle(self) -> Any:
+    def _keepalive_for_handle(self) -> "Any":
         return self.flux_handle
 
     def __enter__(self) -> "Watcher":
         self.start()
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: "Any") -> None:
         self.stop()
 
     def start(self) -> "Watcher":
@@ -206,7 +208,7 @@ class Watcher(CObject):
             disown(self)
 
 
-def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+def _revents_cb(reactor: "Any", wptr: "Any", revents: int, key: "Optional[int]") -> None:
     """Timer, prepare, check and idle: callback(handle, watcher, revents, args)."""
     watcher = _active(key)
     if watcher is None:
@@ -223,7 +225,7 @@ def _revents_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> No
         fail(exc, reactor)
 
 
-def _kind_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
+def _kind_cb(reactor: "Any", wptr: "Any", revents: int, key: "Optional[int]") -> None:
     """fd and signal watchers, whose callbacks take more than revents:
     the watcher class builds the call (see ``_invoke``)."""
     watcher = _active(key)
@@ -250,8 +252,8 @@ class TimerWatcher(Watcher):
     ``repeat`` > 0 (both finite and >= 0: OSError EINVAL when negative)."""
 
     def __init__(
-        self, flux_handle: "Flux", after: float, callback: Callable[..., Any],
-        repeat: float = 0.0, args: Any = None,
+        self, flux_handle: "Flux", after: float, callback: "Callable[..., Any]",
+        repeat: float = 0.0, args: "Any" = None,
     ) -> None:
         super().__init__(flux_handle, check.callback(callback), args)
         self.after = check.seconds(after, "after")
@@ -261,7 +263,7 @@ class TimerWatcher(Watcher):
             flux_handle.get_reactor(), self.after, self.repeat, _on_revents, self._key
         ))
 
-    def reset(self, after: Optional[float] = None, repeat: Optional[float] = None) -> None:
+    def reset(self, after: "Optional[float]" = None, repeat: "Optional[float]" = None) -> None:
         """Re-arm from now with new (or the original) times, and start."""
         new_after = self.after if after is None else check.seconds(after, "after")
         new_repeat = self.repeat if repeat is None else check.seconds(repeat, "repeat")
@@ -277,8 +279,8 @@ class FDWatcher(Watcher):
     (FLUX_POLLIN, FLUX_POLLOUT, FLUX_POLLERR); ``fd_int`` must be open."""
 
     def __init__(
-        self, flux_handle: "Flux", fd_int: int, events: Optional[int],
-        callback: Callable[..., Any], args: Any = None,
+        self, flux_handle: "Flux", fd_int: int, events: "Optional[int]",
+        callback: "Callable[..., Any]", args: "Any" = None,
     ) -> None:
         super().__init__(flux_handle, check.callback(callback), args)
         if events is None:
@@ -297,8 +299,8 @@ class SignalWatcher(Watcher):
     """Fire when the process receives signal ``signal_int``."""
 
     def __init__(
-        self, flux_handle: "Flux", signal_int: int, callback: Callable[..., Any],
-        args: Any = None,
+        self, flux_handle: "Flux", signal_int: int, callback: "Callable[..., Any]",
+        args: "Any" = None,
     ) -> None:
         super().__init__(flux_handle, check.callback(callback), args)
         # libev indexes a fixed table by signal number: check before C sees it.
@@ -343,7 +345,7 @@ class SignalWatcher(Watcher):
         self.callback(self.flux_handle, self, self.signal_int, self.args)  # type: ignore[misc]
 
 
-def _address(ptr: Any) -> int:
+def _address(ptr: "Any") -> int:
     if ptr is DEAD or ptr is None:
         return 0
     return int(ctypes.cast(ptr, c_void_p).value or 0)
@@ -360,7 +362,7 @@ class PrepareWatcher(Watcher):
     """Fire once per reactor loop, just before it blocks."""
 
     def __init__(
-        self, flux_handle: "Flux", callback: Callable[..., Any], args: Any = None
+        self, flux_handle: "Flux", callback: "Callable[..., Any]", args: "Any" = None
     ) -> None:
         super().__init__(flux_handle, check.callback(callback), args)
         self._adopt(lib.flux_prepare_watcher_create(
@@ -372,7 +374,7 @@ class CheckWatcher(Watcher):
     """Fire once per reactor loop, just after it wakes up."""
 
     def __init__(
-        self, flux_handle: "Flux", callback: Callable[..., Any], args: Any = None
+        self, flux_handle: "Flux", callback: "Callable[..., Any]", args: "Any" = None
     ) -> None:
         super().__init__(flux_handle, check.callback(callback), args)
         self._adopt(lib.flux_check_watcher_create(
@@ -385,8 +387,8 @@ class IdleWatcher(Watcher):
     (the usual prepare/idle/check pattern) C calls nothing back."""
 
     def __init__(
-        self, flux_handle: "Flux", callback: Optional[Callable[..., Any]] = None,
-        args: Any = None,
+        self, flux_handle: "Flux", callback: "Optional[Callable[..., Any]]" = None,
+        args: "Any" = None,
     ) -> None:
         super().__init__(flux_handle, check.callback(callback, allow_none=True), args)
         if callback is None:

@@ -18,7 +18,6 @@ import ctypes
 import errno
 import math
 import os
-import signal
 from ctypes import (
     c_bool,
     c_char_p,
@@ -29,10 +28,8 @@ from ctypes import (
     c_uint32,
     c_void_p,
 )
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from flux_ctypes.ffi.types import (
-    Fn,
     continuation_f_arg,
     flux_conf_t,
     flux_future_t,
@@ -46,6 +43,17 @@ from flux_ctypes.ffi.types import (
     msg_handler_f_arg,
     watcher_f_arg,
 )
+
+try:  # signal itself imports enum, for a few ms
+    from _signal import NSIG  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - other interpreters
+    from signal import NSIG
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+    from flux_ctypes.ffi.record import Fn
 
 INT_MIN = -(2 ** 31)
 INT_MAX = 2 ** 31 - 1
@@ -63,12 +71,12 @@ C_NAMES = {
 }  # type: Dict[Any, str]
 
 
-def _tname(value: Any) -> str:
+def _tname(value: "Any") -> str:
     return type(value).__name__
 
 
 # --- scalar validators -------------------------------------------------------
-def integer(value: Any, name: str, lo: int = INT_MIN, hi: int = INT_MAX) -> int:
+def integer(value: "Any", name: str, lo: int = INT_MIN, hi: int = INT_MAX) -> int:
     """An int in [lo, hi] (a C ``int`` by default)."""
     if not isinstance(value, int):
         index = getattr(value, "__index__", None)
@@ -80,16 +88,16 @@ def integer(value: Any, name: str, lo: int = INT_MIN, hi: int = INT_MAX) -> int:
     return int(value)
 
 
-def c_int_arg(value: Any, name: str) -> int:
+def c_int_arg(value: "Any", name: str) -> int:
     return integer(value, name)
 
 
-def uint32(value: Any, name: str) -> int:
+def uint32(value: "Any", name: str) -> int:
     """A ``uint32_t``: nodeid, matchtag, rolemask, userid, seq."""
     return integer(value, name, 0, UINT32_MAX)
 
 
-def number(value: Any, name: str) -> Any:
+def number(value: "Any", name: str) -> "Any":
     """A ``double`` that is a number (not NaN)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if not hasattr(value, "__float__") or isinstance(value, (str, bytes, bytearray)):
@@ -107,7 +115,7 @@ def number(value: Any, name: str) -> Any:
     return value
 
 
-def seconds(value: Any, name: str) -> Any:
+def seconds(value: "Any", name: str) -> "Any":
     """A timer's ``after`` or ``repeat``: finite and >= 0 (libev asserts
     on a negative repeat).  Negative values are EINVAL, as flux-core's
     Python bindings report them."""
@@ -119,7 +127,7 @@ def seconds(value: Any, name: str) -> Any:
     return value
 
 
-def timeout(value: Any, name: str = "timeout") -> Any:
+def timeout(value: "Any", name: str = "timeout") -> "Any":
     """A future's timeout: negative means none; infinity is none too."""
     value = number(value, name)
     if value < 0 or math.isinf(value):
@@ -127,7 +135,7 @@ def timeout(value: Any, name: str = "timeout") -> Any:
     return value
 
 
-def fd(value: Any, name: str = "fd") -> Any:
+def fd(value: "Any", name: str = "fd") -> "Any":
     """An open file descriptor (libev asserts on a negative one and
     misbehaves on a closed one)."""
     value = integer(value, name, 0, INT_MAX)
@@ -138,16 +146,16 @@ def fd(value: Any, name: str = "fd") -> Any:
     return value
 
 
-def signum(value: Any, name: str = "signum") -> int:
+def signum(value: "Any", name: str = "signum") -> int:
     """A signal number libev can watch (it indexes a table by it)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("{} must be an integer signal number, not {}".format(name, _tname(value)))
-    if not 1 <= value < signal.NSIG:
+    if not 1 <= value < NSIG:
         raise OSError(errno.EINVAL, "{}: invalid signal number {}".format(name, value))
     return int(value)
 
 
-def text(value: Any, name: str, allow_none: bool = False) -> Optional[bytes]:
+def text(value: "Any", name: str, allow_none: bool = False) -> "Optional[bytes]":
     """str or bytes for a ``const char *``: UTF-8, no NUL inside."""
     if isinstance(value, str):
         data = value.encode("utf-8", "surrogateescape")
@@ -162,7 +170,7 @@ def text(value: Any, name: str, allow_none: bool = False) -> Optional[bytes]:
     return data
 
 
-def callback(value: Any, name: str = "callback", allow_none: bool = False) -> Any:
+def callback(value: "Any", name: str = "callback", allow_none: bool = False) -> "Any":
     if value is None and allow_none:
         return None
     if not callable(value):
@@ -170,7 +178,7 @@ def callback(value: Any, name: str = "callback", allow_none: bool = False) -> An
     return value
 
 
-def instance(value: Any, cls: Any, name: str) -> Any:
+def instance(value: "Any", cls: "Any", name: str) -> "Any":
     """``value`` is a ``cls`` (a wrapper class) that is not closed."""
     if not isinstance(value, cls):
         raise TypeError("{} must be a {}, not {}".format(name, cls.__name__, _tname(value)))
@@ -180,7 +188,7 @@ def instance(value: Any, cls: Any, name: str) -> Any:
 FLUX_O_CLONE = 2  # handle.h
 
 
-def handle_flags(value: Any, name: str = "flags") -> Any:
+def handle_flags(value: "Any", name: str = "flags") -> "Any":
     """flux_open() / flux_flags_set() flags: FLUX_O_CLONE marks a handle
     made by flux_clone(), whose parent libflux-core then follows; set by
     hand it sends C through a NULL parent."""
@@ -191,19 +199,19 @@ def handle_flags(value: Any, name: str = "flags") -> Any:
 
 
 # --- the raw layer -----------------------------------------------------------
-def _check_none(value: Any, name: str) -> Any:
+def _check_none(value: "Any", name: str) -> "Any":
     if value is not None:
         raise TypeError("{} must be None (NULL) through the raw layer".format(name))
     return None
 
 
-def _nonnull(value: Any, name: str) -> Any:
+def _nonnull(value: "Any", name: str) -> "Any":
     if value is None:
         raise TypeError("{} must not be None (NULL)".format(name))
     return value
 
 
-def _aux_name(value: Any, name: str) -> Any:
+def _aux_name(value: "Any", name: str) -> "Any":
     """An aux key of one's own: libflux-core keeps its own objects (the
     handle's reactor, its message dispatch...) under "flux::" keys, and
     replacing one frees or loses them."""
@@ -258,7 +266,7 @@ class BadCall(TypeError):
     """A raw-layer call refused before C; the message names the argument."""
 
 
-def _buffer_len(value: Any) -> Optional[int]:
+def _buffer_len(value: "Any") -> "Optional[int]":
     if isinstance(value, bytes):
         return len(value)
     if isinstance(value, (ctypes.Array, ctypes.Structure, ctypes.Union)):
@@ -266,7 +274,7 @@ def _buffer_len(value: Any) -> Optional[int]:
     return None
 
 
-def _is_struct_ref(value: Any, target: Any) -> bool:
+def _is_struct_ref(value: "Any", target: "Any") -> bool:
     """``value`` is byref()/pointer() of a ``target`` instance."""
     if isinstance(value, ctypes.POINTER(target)):
         return bool(value)
@@ -274,7 +282,7 @@ def _is_struct_ref(value: Any, target: Any) -> bool:
     return type(value).__name__ == "CArgObject" and isinstance(obj, target)
 
 
-def convert_call(fn: Fn, args: Sequence[Any], unwrap: Callable[[Any, Any, str], Any]) -> List[Any]:
+def convert_call(fn: "Fn", args: "Sequence[Any]", unwrap: "Callable[[Any, Any, str], Any]") -> "List[Any]":
     """Check and convert ``args`` for table function ``fn``; raise
     BadCall (a TypeError), ValueError, OverflowError or OSError naming the
     argument.  ``unwrap(value, ctype, name)`` turns a wrapper object into
@@ -301,7 +309,7 @@ def convert_call(fn: Fn, args: Sequence[Any], unwrap: Callable[[Any, Any, str], 
 _FUNCPTR = ctypes.CFUNCTYPE(None).__mro__[1]
 
 
-def is_opaque(ctype: Any) -> bool:
+def is_opaque(ctype: "Any") -> bool:
     """A handle type: a pointer to a structure C keeps to itself (every
     table's, not only the core's), never an output parameter."""
     if ctype in OPAQUE:
@@ -311,18 +319,18 @@ def is_opaque(ctype: Any) -> bool:
             and "_fields_" not in vars(ctype._type_))
 
 
-def is_destructor(fn: Fn) -> bool:
+def is_destructor(fn: "Fn") -> bool:
     """Whether ``fn`` ends the life of its first argument."""
     return bool(fn.argtypes) and is_opaque(fn.argtypes[0]) and (
         fn.name in DESTRUCTORS or fn.name.endswith(("_destroy", "_decref")))
 
 
-def c_name(ctype: Any) -> str:
+def c_name(ctype: "Any") -> str:
     return C_NAMES.get(ctype) or getattr(getattr(ctype, "_type_", None), "__name__",
                                          str(ctype)).lstrip("_")
 
 
-def _int_range(ctype: Any) -> "Optional[Tuple[int, int]]":
+def _int_range(ctype: "Any") -> "Optional[Tuple[int, int]]":
     code = getattr(ctype, "_type_", None)
     if not isinstance(code, str) or code not in "bBhHiIlLqQ":
         return None
@@ -333,9 +341,9 @@ def _int_range(ctype: Any) -> "Optional[Tuple[int, int]]":
 
 
 def _convert_one(
-    fn: Fn, i: int, ctype: Any, value: Any, name: str, args: Sequence[Any],
-    unwrap: Callable[[Any, Any, str], Any],
-) -> Any:
+    fn: "Fn", i: int, ctype: "Any", value: "Any", name: str, args: "Sequence[Any]",
+    unwrap: "Callable[[Any, Any, str], Any]",
+) -> "Any":
     if is_opaque(ctype):
         if isinstance(value, ctype):
             if not value:
@@ -399,7 +407,7 @@ def _convert_one(
     raise BadCall("{}: unsupported parameter type {}".format(name, ctype))
 
 
-def _void_arg(fn: Fn, i: int, value: Any, name: str, args: Sequence[Any]) -> Any:
+def _void_arg(fn: "Fn", i: int, value: "Any", name: str, args: "Sequence[Any]") -> "Any":
     size_index = i + 1
     sized = size_index < len(fn.argtypes) and (
         fn.argtypes[size_index] in _SIZES

@@ -1,5 +1,5 @@
-"""The C types of libflux-core's API as ctypes sees them, and the record
-each table entry is written in.
+"""The C types of libflux-core's API as ctypes sees them, and the error
+conventions a table entry names (the entry itself is in :mod:`.record`).
 
 Nothing here loads a library.  Each opaque handle is a pointer to its own
 empty structure, so passing a message where a future is expected is a
@@ -17,7 +17,11 @@ from ctypes import (
     c_uint32,
     c_void_p,
 )
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
+# typing is for mypy only: it is not imported at run time (with what it
+# imports, it would be a third of 'import flux_ctypes').
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 # --- opaque handle types --------------------------------------------------
 
@@ -138,7 +142,7 @@ flux_msg_handler_f = CFUNCTYPE(
 )
 
 
-def trampoline(functype: Any, func: Callable[..., None], *argtypes: Any) -> Any:
+def trampoline(functype: "Any", func: "Callable[..., None]", *argtypes: "Any") -> "Any":
     """``func`` as a C callback of type ``functype`` whose arguments reach
     Python as ``argtypes`` instead.
 
@@ -153,7 +157,7 @@ def trampoline(functype: Any, func: Callable[..., None], *argtypes: Any) -> Any:
     return ctypes.cast(receive(func), functype)
 
 
-def _nullable(functype: Any) -> Any:
+def _nullable(functype: "Any") -> "Any":
     """``functype`` as a parameter type that also accepts None (NULL), as
     C's optional callbacks do; ctypes' own function types refuse None."""
 
@@ -163,7 +167,7 @@ def _nullable(functype: Any) -> Any:
         _argtypes_ = functype._argtypes_
 
         @classmethod
-        def from_param(cls, obj: Any) -> Any:
+        def from_param(cls, obj: "Any") -> "Any":
             return None if obj is None else functype.from_param(obj)
 
     Nullable.__name__ = "nullable_" + functype.__name__
@@ -180,38 +184,10 @@ flux_free_f = c_void_p
 
 
 
-# --- table records ----------------------------------------------------------
+# --- error conventions of table entries ----------------------------------------
 NULL = "null"  # a NULL pointer return means failure, errno says why
 NEG = "neg"  # a negative int return means failure, errno says why
 NONE = "none"  # nothing to check (void, bool, or a value that can't fail)
-
-Version = Tuple[int, ...]
-
-
-class Fn(NamedTuple):
-    """One C function: how to call it, how it reports errors, which library
-    has it, and in which flux-core releases."""
-
-    name: str
-    restype: Any
-    argtypes: Tuple[Any, ...]
-    errors: str
-    # a C variadic function we call with a fixed extra argument list
-    variadic: bool = False
-    # which of flux-core's libraries exports it (see lib.SONAMES)
-    library: str = "core"
-    # the first flux-core release with it, and the first without it
-    added: Optional[Version] = None
-    removed: Optional[Version] = None
-
-
-def fn(
-    name: str, restype: Any, argtypes: Sequence[Any], errors: str = NONE,
-    variadic: bool = False, library: str = "core",
-    added: Optional[Version] = None, removed: Optional[Version] = None,
-) -> Fn:
-    return Fn(name, restype, tuple(argtypes), errors, variadic, library, added, removed)
-
 
 char_pp = POINTER(c_char_p)
 void_pp = POINTER(c_void_p)

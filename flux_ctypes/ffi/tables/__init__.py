@@ -3,10 +3,13 @@ exactly once, in the module of the header (or library) that declares it.
 
 A service adds its header's module here; nothing else lists functions."""
 
-from typing import Tuple
-
 from flux_ctypes.ffi.tables import core, hostlist, idset, job, kvs, libc
-from flux_ctypes.ffi.types import Fn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Tuple
+
+    from flux_ctypes.ffi.record import Fn
 
 FUNCTIONS = (
     core.FUNCTIONS + job.FUNCTIONS + kvs.FUNCTIONS

@@ -14,6 +14,7 @@ from ctypes import (
     c_void_p,
 )
 
+from flux_ctypes.ffi.record import fn
 from flux_ctypes.ffi.types import (
     NEG,
     NULL,
@@ -30,7 +31,6 @@ from flux_ctypes.ffi.types import (
     flux_reactor_t,
     flux_t,
     flux_watcher_t,
-    fn,
     int_p,
     msg_handler_f_arg,
     u32_p,

@@ -6,7 +6,8 @@ functions set errno and return NULL or -1 on failure, like libflux-core's.
 
 from ctypes import c_char_p, c_int
 
-from flux_ctypes.ffi.types import NEG, NONE, NULL, fn, hostlist_t, malloced_str
+from flux_ctypes.ffi.record import fn
+from flux_ctypes.ffi.types import NEG, NONE, NULL, hostlist_t, malloced_str
 
 HL = "hostlist"
 SINCE = (0, 21)

@@ -7,15 +7,8 @@ an id return IDSET_INVALID_ID when there is none, which is not an error.
 
 from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_ssize_t, c_uint
 
-from flux_ctypes.ffi.types import (
-    NEG,
-    NONE,
-    NULL,
-    fn,
-    idset_error_t,
-    idset_t,
-    malloced_str,
-)
+from flux_ctypes.ffi.record import fn
+from flux_ctypes.ffi.types import NEG, NONE, NULL, idset_error_t, idset_t, malloced_str
 
 ID = "idset"
 SINCE = (0, 46)

@@ -7,7 +7,8 @@ ctypes string buffers.
 
 from ctypes import POINTER, c_bool, c_char, c_char_p, c_double, c_int, c_size_t, c_uint32, c_uint64
 
-from flux_ctypes.ffi.types import NEG, NULL, char_pp, flux_error_t, flux_future_t, flux_t, fn, int_p
+from flux_ctypes.ffi.record import fn
+from flux_ctypes.ffi.types import NEG, NULL, char_pp, flux_error_t, flux_future_t, flux_t, int_p
 
 jobid_p = POINTER(c_uint64)
 

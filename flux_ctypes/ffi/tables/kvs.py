@@ -5,6 +5,7 @@ the core table."""
 
 from ctypes import POINTER, c_bool, c_char, c_char_p, c_int, c_size_t, c_uint32, c_void_p
 
+from flux_ctypes.ffi.record import fn
 from flux_ctypes.ffi.types import (
     NEG,
     NULL,
@@ -14,7 +15,6 @@ from flux_ctypes.ffi.types import (
     flux_kvsdir_t,
     flux_kvsitr_t,
     flux_t,
-    fn,
     int_p,
     void_pp,
 )

@@ -3,7 +3,8 @@
 
 from ctypes import c_void_p
 
-from flux_ctypes.ffi.types import NONE, fn
+from flux_ctypes.ffi.record import fn
+from flux_ctypes.ffi.types import NONE
 
 # fmt: off
 FUNCTIONS = (
