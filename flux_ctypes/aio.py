@@ -77,13 +77,13 @@ import signal
 import socket
 import threading
 import weakref
-from ctypes import c_int, c_void_p
+from ctypes import c_double, c_int, c_void_p
 from typing import (
     TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, Deque, Dict, List, Mapping,
     Optional, Set, Tuple, TypeVar, Union,
 )
 
-from flux_ctypes.callbacks import Registry, fail, state
+from flux_ctypes.callbacks import Registry, fail, new_key, state
 from flux_ctypes.constants import (
     FLUX_MSGTYPE_EVENT,
     FLUX_NODEID_ANY,
@@ -97,12 +97,15 @@ from flux_ctypes.constants import (
 from flux_ctypes.future import Future
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
+    failed,
     flux_continuation_f,
     flux_reactor_t,
     flux_watcher_f,
     lib,
     load_library,
+    set_errno,
     trampoline,
+    unchecked,
 )
 from flux_ctypes.message import Message, MessageWatcher
 
@@ -809,7 +812,10 @@ class _Link:
 # may call back into (keys are what ``flux_future_then`` stores).
 _LINKS: "Registry[_Link]" = Registry("aio")
 _link_lookup = _LINKS.lookup
-_links_discard = _LINKS.discard
+_links_store = _LINKS.store
+_links_remove = _LINKS.remove
+# flux_future_then()'s timeout for "none", as C takes it
+_NO_TIMEOUT = c_double(-1.0)
 
 
 def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
@@ -818,7 +824,44 @@ def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
         return
     _completed[0] += 1
     try:
-        link.fulfilled()
+        if link.__class__ is not _Awaiting:
+            link.fulfilled()
+            return
+        # An awaiter is settled here rather than by a method of its own: one
+        # Python frame per response of a gather(), as a then() callback has.
+        fut = link._fut
+        if fut is None:
+            return
+        link._fut = None
+        _links_remove(key, None)
+        if fut.continuation_key == key:
+            fut.continuation_key = 0
+        # _outcome(fut), inlined for the common case: no exception pending.
+        if state.exception is None:
+            error: Optional[Exception] = None
+            try:
+                value = fut.get()
+            except Exception as exc:
+                exc.__traceback__ = None  # it would hold this frame, so fut
+                value, error = None, exc
+        else:
+            value, error = _outcome(fut)
+        del fut
+        if not link.done():
+            if error is None:
+                link.set_result(value)
+            else:
+                link.set_exception(error)
+        followers = link._followers
+        if followers is not None:
+            link._followers = None
+            for waiting in followers:
+                if waiting.done():
+                    continue
+                if error is None:
+                    waiting.set_result(value)
+                else:
+                    waiting.set_exception(error)
     except BaseException as exc:  # nothing may cross back into C
         fail(exc, lib.flux_future_get_reactor(fptr))
 
@@ -883,49 +926,13 @@ class _Awaiting(_FutureBase, _Link):
     back; one made while that is pending follows it.  Cancelling one (as
     cancelling the task awaiting it does) lets go of the Flux future at
     once when nothing else awaits it.  (One object per await, set up by
-    wrap() rather than an __init__: this is the hot path of gather().)"""
+    wrap() rather than an __init__, and settled by _fulfilled_cb itself
+    rather than a fulfilled() method: this is the hot path of gather().)"""
 
     __slots__ = ("key", "_fut", "_leader", "_followers")
     _fut: Optional[Future]
     _leader: "Optional[_Awaiting]"
     _followers: "Optional[List[_Awaiting]]"
-
-    def fulfilled(self) -> None:
-        fut = self._fut
-        if fut is None:
-            return
-        self._fut = None
-        key = self.key
-        _links_discard(key)
-        if fut.continuation_key == key:
-            fut.continuation_key = 0
-        # _outcome(fut), inlined for the common case: no exception pending.
-        st = state
-        if st.exception is None:
-            error: Optional[Exception] = None
-            try:
-                value = fut.get()
-            except Exception as exc:
-                exc.__traceback__ = None
-                value, error = None, exc
-        else:
-            value, error = _outcome(fut)
-        del fut
-        if not self.done():
-            if error is None:
-                self.set_result(value)
-            else:
-                self.set_exception(error)
-        followers = self._followers
-        if followers is not None:
-            self._followers = None
-            for waiting in followers:
-                if waiting.done():
-                    continue
-                if error is None:
-                    waiting.set_result(value)
-                else:
-                    waiting.set_exception(error)
 
     def belongs_to(self, att: Attachment) -> bool:
         fut = self._fut
@@ -1034,7 +1041,24 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
         if owner.get_reactor() is reactor:
             fast_loop = loop_ref()
             if fast_loop is not None:
-                return _await_in(fast_loop, fut)
+                # _await_in(fast_loop, fut), inlined: the hot path of gather().
+                waiting = _Awaiting(loop=fast_loop)
+                waiting._fut = fut
+                waiting._leader = None
+                waiting._followers = None
+                key = waiting.key = new_key()
+                _links_store(key, waiting)
+                try:
+                    rc = unchecked.flux_future_then(
+                        fut.handle, _NO_TIMEOUT, _on_fulfilled, c_void_p(key))
+                    err = set_errno(0)
+                    if rc < 0:
+                        raise failed("flux_future_then", err)
+                except OSError:
+                    _links_remove(key, None)
+                    raise
+                fut.continuation_key = key
+                return waiting
     loop = _running_loop() or asyncio.get_event_loop()
     if key:
         leader = _link_lookup(key)
@@ -1070,15 +1094,8 @@ def _await_in(loop: asyncio.AbstractEventLoop, fut: Future) -> "_Awaiting":
     waiting._fut = fut
     waiting._leader = None
     waiting._followers = None
-    # _claim(fut, waiting), inlined: this is the hot path of gather().  A
-    # future fulfilled already calls back at the next reactor iteration.
-    key = waiting.key = _LINKS.add(waiting)
-    try:
-        lib.flux_future_then(fut.handle, -1.0, _on_fulfilled, key)
-    except OSError:
-        _LINKS.discard(key)
-        raise
-    fut.continuation_key = key
+    # A future fulfilled already calls back at the next reactor iteration.
+    _claim(fut, waiting)
     return waiting
 
 
