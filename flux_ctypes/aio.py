@@ -75,6 +75,7 @@ import errno
 import selectors
 import signal
 import socket
+import sys
 import threading
 import weakref
 from ctypes import c_double, c_int, c_void_p
@@ -131,6 +132,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_Handle = asyncio.Handle
 
 if TYPE_CHECKING:  # pragma: no cover
     _FutureBase = asyncio.Future[Any]
@@ -496,6 +498,21 @@ class EventLoop(asyncio.SelectorEventLoop):
         for sock in (self._signal_wake, self._signal_wake_writer):
             sock.setblocking(False)
         self.add_reader(self._signal_wake.fileno(), self._drain_signal_wake)
+
+    if sys.version_info >= (3, 7):  # 3.6's takes no context
+
+        def call_soon(  # type: ignore[override]
+            self, callback: Callable[..., Any], *args: Any, context: Any = None
+        ) -> asyncio.Handle:
+            """asyncio's own call_soon(), less the two Python frames it
+            spends in _check_closed() and _call_soon(): each settled future
+            calls it once per done callback (gather's, a task's wakeup).
+            A closed or debug loop takes asyncio's path, checks and all."""
+            if self._closed or self._debug:  # type: ignore[attr-defined]
+                return super().call_soon(callback, *args, context=context)
+            handle = _Handle(callback, args, self, context)
+            self._ready.append(handle)  # type: ignore[attr-defined]
+            return handle
 
     def _drain_signal_wake(self) -> None:
         try:
