@@ -98,6 +98,7 @@ from flux_ctypes.constants import (
 from flux_ctypes.future import Future
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
+    DEAD,
     failed,
     flux_continuation_f,
     flux_reactor_t,
@@ -992,19 +993,21 @@ def _no_loop() -> None:
     return None
 
 
-# The last RPC reactor found to be an EventLoop's, as (the handle's reactor
-# pointer object, a weak reference to the loop): a handle keeps one pointer
-# object for its reactor, so a burst of RPCs on one handle finds its loop by
-# identity, without asyncio's _get_running_loop() (a microsecond, a tenth
-# of what an RPC costs in a gather).  Reset when that loop's selector closes
-# or changes reactor.
-_fast: Tuple[Any, "Callable[[], Optional[EventLoop]]"] = (None, _no_loop)
+# The last handle whose RPCs were found to run in an EventLoop's reactor, as
+# (a weak reference to the Flux object, one to the loop): a burst of RPCs on
+# one handle finds its loop by identity, without asyncio's
+# _get_running_loop() (a microsecond, a tenth of what an RPC costs in a
+# gather) or a get_reactor() call.  An open handle's reactor never changes;
+# the selector's changes only by adopt(), and closing or adopting resets
+# this, as does the handle's closing (checked in wrap()).
+_fast: "Tuple[Callable[[], Optional[Flux]], Callable[[], Optional[EventLoop]]]" = (
+    _no_loop, _no_loop)
 
 
 def _forget(selector: "FluxSelector") -> None:
     global _fast
     if _fast[1] is selector.loop_ref:
-        _fast = (None, _no_loop)
+        _fast = (_no_loop, _no_loop)
 
 
 def _serves(loop: asyncio.AbstractEventLoop, fut: Future) -> bool:
@@ -1024,7 +1027,7 @@ def _serves(loop: asyncio.AbstractEventLoop, fut: Future) -> bool:
     if _address(reactor) != _address(selector.reactor):
         return False
     if isinstance(owner, Flux):
-        _fast = (reactor, selector.loop_ref)
+        _fast = (weakref.ref(owner), selector.loop_ref)
     return True
 
 
@@ -1054,10 +1057,13 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
     key = fut.continuation_key
     owner = getattr(fut, "flux_handle", None)
     if not key and owner is not None:
-        reactor, loop_ref = _fast
-        if owner.get_reactor() is reactor:
+        handle_ref, loop_ref = _fast
+        fast_handle: Any = handle_ref()
+        # (as CObject documents, _as_parameter_ is DEAD once closed)
+        if owner is fast_handle and owner._as_parameter_ is not DEAD:
             fast_loop = loop_ref()
-            if fast_loop is not None:
+            ptr = fut._as_parameter_
+            if fast_loop is not None and ptr is not DEAD:
                 # _await_in(fast_loop, fut), inlined: the hot path of gather().
                 waiting = _Awaiting(loop=fast_loop)
                 waiting._fut = fut
@@ -1067,7 +1073,7 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
                 _links_store(key, waiting)
                 try:
                     rc = unchecked.flux_future_then(
-                        fut.handle, _NO_TIMEOUT, _on_fulfilled, c_void_p(key))
+                        ptr, _NO_TIMEOUT, _on_fulfilled, c_void_p(key))
                     err = set_errno(0)
                     if rc < 0:
                         raise failed("flux_future_then", err)
