@@ -181,7 +181,11 @@ def _reactor_run() -> Any:
         lib.flux_reactor_run  # the library and the table entry exist
         func = load_library().cdll["flux_reactor_run"]  # a new function object
         func.restype = c_int
-        func.argtypes = [flux_reactor_t, c_int]
+        if sys.implementation.name != "cpython":
+            # PyPy's JIT calls a function with declared argtypes directly.
+            # CPython converts what select() passes (the reactor pointer, an
+            # int) as they are, without a converter per argument per call.
+            func.argtypes = [flux_reactor_t, c_int]
         _raw_run = func
     return _raw_run
 
