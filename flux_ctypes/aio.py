@@ -869,11 +869,13 @@ def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
         else:
             value, error = _outcome(fut)
         del fut
-        if not link.done():
+        try:  # (no done() call first: a cancelled awaiter refuses)
             if error is None:
                 link.set_result(value)
             else:
                 link.set_exception(error)
+        except asyncio.InvalidStateError:
+            pass
         followers = link._followers
         if followers is not None:
             link._followers = None
