@@ -37,6 +37,8 @@ class Registry(Generic[T]):
         self.remove: Callable[[Any, Any], Optional[T]] = self._objects.pop
         # store(key, obj): put() as the dict's own __setitem__, likewise
         self.store: Callable[[Any, T], None] = self._objects.__setitem__
+        # count(): len() as the dict's own __len__, likewise
+        self.count: Callable[[], int] = self._objects.__len__
         ALL.append(self)
 
     def add(self, obj: T) -> int:
