@@ -233,8 +233,12 @@ def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
         entry[0]._fd_ready(entry[1], revents)
 
 
+# Set when select()'s timer fires (reset by each blocking select()).
+_timed_out = [False]
+
+
 def _nothing_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
-    pass  # the select() timeout: firing is all it has to do
+    _timed_out[0] = True  # the select() timeout: it ends the wait, nothing else
 
 
 _on_fd = trampoline(flux_watcher_f, _fd_cb, c_void_p, c_void_p, c_int, c_void_p)
@@ -380,6 +384,7 @@ class FluxSelector(selectors.BaseSelector):
         run = _reactor_run()
         try:
             mark = _completed[0]
+            _timed_out[0] = False
             # ev_run() returns how many referenced watchers are active, or
             # -1 when stopped with an error.
             active = run(reactor, flags)
@@ -387,8 +392,16 @@ class FluxSelector(selectors.BaseSelector):
             # a few more before asyncio's turn, to spread its per-iteration
             # cost.  Any number of reactor iterations per select() is
             # correct: this only trades a little latency for throughput.
+            # A wait that Flux ended (not asyncio's fds, not the timeout)
+            # gets one more at least: libflux calls a future's continuation
+            # one iteration after the message that fulfils it, so an awaited
+            # response completes in this select() instead of the next one.
+            # None more once nothing waits (the last awaiter just completed).
+            woke = flags == FLUX_REACTOR_ONCE and not _timed_out[0]
             turns = BURST
-            while turns and active >= 0 and _completed[0] != mark and not self._ready:
+            while (turns and active >= 0 and not self._ready
+                   and (woke or (_completed[0] != mark and _links_count()))):
+                woke = False
                 mark = _completed[0]
                 active = run(reactor, FLUX_REACTOR_NOWAIT)
                 turns -= 1
@@ -836,6 +849,7 @@ _LINKS: "Registry[_Link]" = Registry("aio")
 _link_lookup = _LINKS.lookup
 _links_store = _LINKS.store
 _links_remove = _LINKS.remove
+_links_count = _LINKS.count
 # flux_future_then()'s timeout for "none", as C takes it
 _NO_TIMEOUT = c_double(-1.0)
 
