@@ -233,6 +233,7 @@ def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
         entry[0]._fd_ready(entry[1], revents)
 
 
+_NO_REPEAT = c_double(0.0)
 # Set when select()'s timer fires (reset by each blocking select()).
 _timed_out = [False]
 
@@ -376,8 +377,10 @@ class FluxSelector(selectors.BaseSelector):
                     # The timer counts from the reactor's cached "now", as
                     # old as the last iteration: bring it up to date first.
                     lib.flux_reactor_now_update(reactor)
-                lib.flux_timer_watcher_reset(timer, timeout, 0.0)
-                lib.flux_watcher_start(timer)
+                # unchecked (void functions, arguments as C takes them):
+                # a blocking select() per sequential await makes these three
+                unchecked.flux_timer_watcher_reset(timer, c_double(timeout), _NO_REPEAT)
+                unchecked.flux_watcher_start(timer)
         st = state
         self._selecting = True
         st.reactor_depth += 1
@@ -413,7 +416,7 @@ class FluxSelector(selectors.BaseSelector):
             st.reactor_depth -= 1
             self._selecting = False
             if timer is not None:
-                lib.flux_watcher_stop(timer)
+                unchecked.flux_watcher_stop(timer)
         if failed:
             self._stopped_with_error()
         ready = self._ready
