@@ -39,8 +39,14 @@ reactor, so :func:`attach` and :func:`wrap` refuse it with a
 
 Speed: a burst of responses is handled in one ``select()`` (up to
 ``BURST`` reactor iterations while they complete awaiters -- any number of
-iterations is correct, this only trades latency), and an RPC's loop is found
-by its reactor, not by asyncio's running-loop lookup.
+iterations is correct, this only trades latency); a response that ends a
+wait completes its awaiter in the same ``select()`` (libflux runs a
+continuation one iteration after the message that fulfils it); an RPC's
+loop is found by its handle, not by asyncio's running-loop lookup; C calls
+each response back into one Python frame, which settles the awaiter, and
+``EventLoop.call_soon`` skips asyncio's two helper frames.  What remains
+per gathered RPC is mostly asyncio's own (a Future, gather's bookkeeping, a
+Handle per done callback).
 
 Limits, stated: a handle that lost its connection fails what waits on it
 with ECONNRESET, and (as it stops ``reactor_run()``) keeps waking the loop
@@ -234,7 +240,7 @@ def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
 
 
 _NO_REPEAT = c_double(0.0)
-# Set when select()'s timer fires (reset by each blocking select()).
+# Set when select()'s timer fires (reset by each select()).
 _timed_out = [False]
 
 
