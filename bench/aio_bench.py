@@ -1,6 +1,6 @@
 """asyncio throughput against the callback and blocking APIs, same RPCs.
 
-    python3 bench/aio_bench.py [--n 10000] [--seq 2000] [--repeat 7]
+    python3 bench/aio_bench.py [--n 10000] [--seq 2000] [--repeat 7] [--json PATH]
 
 Uses the instance FLUX_URI names, else starts ``flux start --test-size=1``.
 Each round, in one process and one handle, runs (order rotating):
@@ -15,7 +15,8 @@ Each round, in one process and one handle, runs (order rotating):
 each aio kind in a fresh ``aio.new_event_loop()``, and prints the median
 rate of each, with the client's CPU time per RPC (which the machine's
 other load disturbs less than the rates).  Targets: aio_wrap >= 1.0 x callback, aio_seq >= 0.9 x
-sync_get.  The last line is one JSON object.
+sync_get.  The last line is one JSON object (with each round's ratios);
+``--json PATH`` writes it to PATH too.
 """
 
 import argparse
@@ -113,6 +114,7 @@ def main():
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--seq", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--json", metavar="PATH", help="also write the JSON line to PATH")
     args = parser.parse_args()
 
     proc = None
@@ -143,28 +145,36 @@ def main():
         medians = {kind: statistics.median(r) for kind, r in rates.items()}
         cpu_us = {kind: statistics.median(c) for kind, c in cpus.items()}
         # ratios per round (the two sides ran back to back), then their median
-        ratios = {
-            "aio_wrap/callback": statistics.median(
-                a / b for a, b in zip(rates["aio_wrap"], rates["callback"])),
-            "aio_coro/callback": statistics.median(
-                a / b for a, b in zip(rates["aio_coro"], rates["callback"])),
-            "aio_seq/sync_get": statistics.median(
-                a / b for a, b in zip(rates["aio_seq"], rates["sync_get"])),
+        pairs = {
+            "aio_wrap/callback": ("aio_wrap", "callback"),
+            "aio_coro/callback": ("aio_coro", "callback"),
+            "aio_seq/sync_get": ("aio_seq", "sync_get"),
         }
+        per_round = {
+            name: [round(a / b, 3) for a, b in zip(rates[num], rates[den])]
+            for name, (num, den) in pairs.items()
+        }
+        ratios = {name: statistics.median(r) for name, r in per_round.items()}
         for kind, rate in medians.items():
             print("{:10s} {:9.0f} RPC/s  {:5.1f} us CPU/RPC".format(kind, rate, cpu_us[kind]))
         for name, ratio in ratios.items():
-            print("{:18s} x{:.2f}".format(name, ratio))
-        print(json.dumps({
+            print("{:18s} x{:.2f}  (rounds {:.2f}..{:.2f})".format(
+                name, ratio, min(per_round[name]), max(per_round[name])))
+        result = json.dumps({
             "n": args.n,
             "seq": args.seq,
             "repeat": args.repeat,
             "median_rps": medians,
             "median_ratio": ratios,
+            "ratio_per_round": per_round,
             "median_cpu_us_per_rpc": cpu_us,
             "python": sys.version.split()[0],
             "implementation": sys.implementation.name,
-        }))
+        })
+        print(result)
+        if args.json:
+            with open(args.json, "w") as out:
+                out.write(result + "\n")
     finally:
         if proc is not None:
             proc.stdin.close()

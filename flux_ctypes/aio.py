@@ -39,8 +39,14 @@ reactor, so :func:`attach` and :func:`wrap` refuse it with a
 
 Speed: a burst of responses is handled in one ``select()`` (up to
 ``BURST`` reactor iterations while they complete awaiters -- any number of
-iterations is correct, this only trades latency), and an RPC's loop is found
-by its reactor, not by asyncio's running-loop lookup.
+iterations is correct, this only trades latency); a response that ends a
+wait completes its awaiter in the same ``select()`` (libflux runs a
+continuation one iteration after the message that fulfils it); an RPC's
+loop is found by its handle, not by asyncio's running-loop lookup; C calls
+each response back into one Python frame, which settles the awaiter, and
+``EventLoop.call_soon`` skips asyncio's two helper frames.  What remains
+per gathered RPC is mostly asyncio's own (a Future, gather's bookkeeping, a
+Handle per done callback).
 
 Limits, stated: a handle that lost its connection fails what waits on it
 with ECONNRESET, and (as it stops ``reactor_run()``) keeps waking the loop
@@ -75,15 +81,16 @@ import errno
 import selectors
 import signal
 import socket
+import sys
 import threading
 import weakref
-from ctypes import c_int, c_void_p
+from ctypes import c_double, c_int, c_void_p
 from typing import (
     TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, Deque, Dict, List, Mapping,
     Optional, Set, Tuple, TypeVar, Union,
 )
 
-from flux_ctypes.callbacks import Registry, fail, state
+from flux_ctypes.callbacks import Registry, fail, new_key, state
 from flux_ctypes.constants import (
     FLUX_MSGTYPE_EVENT,
     FLUX_NODEID_ANY,
@@ -97,12 +104,16 @@ from flux_ctypes.constants import (
 from flux_ctypes.future import Future
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
+    DEAD,
+    failed,
     flux_continuation_f,
     flux_reactor_t,
     flux_watcher_f,
     lib,
     load_library,
+    set_errno,
     trampoline,
+    unchecked,
 )
 from flux_ctypes.message import Message, MessageWatcher
 
@@ -128,6 +139,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_Handle = asyncio.Handle
 
 if TYPE_CHECKING:  # pragma: no cover
     _FutureBase = asyncio.Future[Any]
@@ -175,7 +187,11 @@ def _reactor_run() -> Any:
         lib.flux_reactor_run  # the library and the table entry exist
         func = load_library().cdll["flux_reactor_run"]  # a new function object
         func.restype = c_int
-        func.argtypes = [flux_reactor_t, c_int]
+        if sys.implementation.name != "cpython":
+            # PyPy's JIT calls a function with declared argtypes directly.
+            # CPython converts what select() passes (the reactor pointer, an
+            # int) as they are, without a converter per argument per call.
+            func.argtypes = [flux_reactor_t, c_int]
         _raw_run = func
     return _raw_run
 
@@ -223,8 +239,13 @@ def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
         entry[0]._fd_ready(entry[1], revents)
 
 
+_NO_REPEAT = c_double(0.0)
+# Set when select()'s timer fires (reset by each select()).
+_timed_out = [False]
+
+
 def _nothing_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
-    pass  # the select() timeout: firing is all it has to do
+    _timed_out[0] = True  # the select() timeout: it ends the wait, nothing else
 
 
 _on_fd = trampoline(flux_watcher_f, _fd_cb, c_void_p, c_void_p, c_int, c_void_p)
@@ -362,14 +383,17 @@ class FluxSelector(selectors.BaseSelector):
                     # The timer counts from the reactor's cached "now", as
                     # old as the last iteration: bring it up to date first.
                     lib.flux_reactor_now_update(reactor)
-                lib.flux_timer_watcher_reset(timer, timeout, 0.0)
-                lib.flux_watcher_start(timer)
+                # unchecked (void functions, arguments as C takes them):
+                # a blocking select() per sequential await makes these three
+                unchecked.flux_timer_watcher_reset(timer, c_double(timeout), _NO_REPEAT)
+                unchecked.flux_watcher_start(timer)
         st = state
         self._selecting = True
         st.reactor_depth += 1
         run = _reactor_run()
         try:
             mark = _completed[0]
+            _timed_out[0] = False
             # ev_run() returns how many referenced watchers are active, or
             # -1 when stopped with an error.
             active = run(reactor, flags)
@@ -377,8 +401,16 @@ class FluxSelector(selectors.BaseSelector):
             # a few more before asyncio's turn, to spread its per-iteration
             # cost.  Any number of reactor iterations per select() is
             # correct: this only trades a little latency for throughput.
+            # A wait that Flux ended (not asyncio's fds, not the timeout)
+            # gets one more at least: libflux calls a future's continuation
+            # one iteration after the message that fulfils it, so an awaited
+            # response completes in this select() instead of the next one.
+            # None more once nothing waits (the last awaiter just completed).
+            woke = flags == FLUX_REACTOR_ONCE and not _timed_out[0]
             turns = BURST
-            while turns and active >= 0 and _completed[0] != mark and not self._ready:
+            while (turns and active >= 0 and not self._ready
+                   and (woke or (_completed[0] != mark and _links_count()))):
+                woke = False
                 mark = _completed[0]
                 active = run(reactor, FLUX_REACTOR_NOWAIT)
                 turns -= 1
@@ -390,7 +422,7 @@ class FluxSelector(selectors.BaseSelector):
             st.reactor_depth -= 1
             self._selecting = False
             if timer is not None:
-                lib.flux_watcher_stop(timer)
+                unchecked.flux_watcher_stop(timer)
         if failed:
             self._stopped_with_error()
         ready = self._ready
@@ -493,6 +525,21 @@ class EventLoop(asyncio.SelectorEventLoop):
         for sock in (self._signal_wake, self._signal_wake_writer):
             sock.setblocking(False)
         self.add_reader(self._signal_wake.fileno(), self._drain_signal_wake)
+
+    if sys.version_info >= (3, 7):  # 3.6's takes no context
+
+        def call_soon(  # type: ignore[override]
+            self, callback: Callable[..., Any], *args: Any, context: Any = None
+        ) -> asyncio.Handle:
+            """asyncio's own call_soon(), less the two Python frames it
+            spends in _check_closed() and _call_soon(): each settled future
+            calls it once per done callback (gather's, a task's wakeup).
+            A closed or debug loop takes asyncio's path, checks and all."""
+            if self._closed or self._debug:  # type: ignore[attr-defined]
+                return super().call_soon(callback, *args, context=context)
+            handle = _Handle(callback, args, self, context)
+            self._ready.append(handle)  # type: ignore[attr-defined]
+            return handle
 
     def _drain_signal_wake(self) -> None:
         try:
@@ -809,7 +856,11 @@ class _Link:
 # may call back into (keys are what ``flux_future_then`` stores).
 _LINKS: "Registry[_Link]" = Registry("aio")
 _link_lookup = _LINKS.lookup
-_links_discard = _LINKS.discard
+_links_store = _LINKS.store
+_links_remove = _LINKS.remove
+_links_count = _LINKS.count
+# flux_future_then()'s timeout for "none", as C takes it
+_NO_TIMEOUT = c_double(-1.0)
 
 
 def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
@@ -818,7 +869,46 @@ def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
         return
     _completed[0] += 1
     try:
-        link.fulfilled()
+        if link.__class__ is not _Awaiting:
+            link.fulfilled()
+            return
+        # An awaiter is settled here rather than by a method of its own: one
+        # Python frame per response of a gather(), as a then() callback has.
+        fut = link._fut
+        if fut is None:
+            return
+        link._fut = None
+        _links_remove(key, None)
+        if fut.continuation_key == key:
+            fut.continuation_key = 0
+        # _outcome(fut), inlined for the common case: no exception pending.
+        if state.exception is None:
+            error: Optional[Exception] = None
+            try:
+                value = fut.get()
+            except Exception as exc:
+                exc.__traceback__ = None  # it would hold this frame, so fut
+                value, error = None, exc
+        else:
+            value, error = _outcome(fut)
+        del fut
+        try:  # (no done() call first: a cancelled awaiter refuses)
+            if error is None:
+                link.set_result(value)
+            else:
+                link.set_exception(error)
+        except asyncio.InvalidStateError:
+            pass
+        followers = link._followers
+        if followers is not None:
+            link._followers = None
+            for waiting in followers:
+                if waiting.done():
+                    continue
+                if error is None:
+                    waiting.set_result(value)
+                else:
+                    waiting.set_exception(error)
     except BaseException as exc:  # nothing may cross back into C
         fail(exc, lib.flux_future_get_reactor(fptr))
 
@@ -883,49 +973,13 @@ class _Awaiting(_FutureBase, _Link):
     back; one made while that is pending follows it.  Cancelling one (as
     cancelling the task awaiting it does) lets go of the Flux future at
     once when nothing else awaits it.  (One object per await, set up by
-    wrap() rather than an __init__: this is the hot path of gather().)"""
+    wrap() rather than an __init__, and settled by _fulfilled_cb itself
+    rather than a fulfilled() method: this is the hot path of gather().)"""
 
     __slots__ = ("key", "_fut", "_leader", "_followers")
     _fut: Optional[Future]
     _leader: "Optional[_Awaiting]"
     _followers: "Optional[List[_Awaiting]]"
-
-    def fulfilled(self) -> None:
-        fut = self._fut
-        if fut is None:
-            return
-        self._fut = None
-        key = self.key
-        _links_discard(key)
-        if fut.continuation_key == key:
-            fut.continuation_key = 0
-        # _outcome(fut), inlined for the common case: no exception pending.
-        st = state
-        if st.exception is None:
-            error: Optional[Exception] = None
-            try:
-                value = fut.get()
-            except Exception as exc:
-                exc.__traceback__ = None
-                value, error = None, exc
-        else:
-            value, error = _outcome(fut)
-        del fut
-        if not self.done():
-            if error is None:
-                self.set_result(value)
-            else:
-                self.set_exception(error)
-        followers = self._followers
-        if followers is not None:
-            self._followers = None
-            for waiting in followers:
-                if waiting.done():
-                    continue
-                if error is None:
-                    waiting.set_result(value)
-                else:
-                    waiting.set_exception(error)
 
     def belongs_to(self, att: Attachment) -> bool:
         fut = self._fut
@@ -968,19 +1022,21 @@ def _no_loop() -> None:
     return None
 
 
-# The last RPC reactor found to be an EventLoop's, as (the handle's reactor
-# pointer object, a weak reference to the loop): a handle keeps one pointer
-# object for its reactor, so a burst of RPCs on one handle finds its loop by
-# identity, without asyncio's _get_running_loop() (a microsecond, a tenth
-# of what an RPC costs in a gather).  Reset when that loop's selector closes
-# or changes reactor.
-_fast: Tuple[Any, "Callable[[], Optional[EventLoop]]"] = (None, _no_loop)
+# The last handle whose RPCs were found to run in an EventLoop's reactor, as
+# (a weak reference to the Flux object, one to the loop): a burst of RPCs on
+# one handle finds its loop by identity, without asyncio's
+# _get_running_loop() (a microsecond, a tenth of what an RPC costs in a
+# gather) or a get_reactor() call.  An open handle's reactor never changes;
+# the selector's changes only by adopt(), and closing or adopting resets
+# this, as does the handle's closing (checked in wrap()).
+_fast: "Tuple[Callable[[], Optional[Flux]], Callable[[], Optional[EventLoop]]]" = (
+    _no_loop, _no_loop)
 
 
 def _forget(selector: "FluxSelector") -> None:
     global _fast
     if _fast[1] is selector.loop_ref:
-        _fast = (None, _no_loop)
+        _fast = (_no_loop, _no_loop)
 
 
 def _serves(loop: asyncio.AbstractEventLoop, fut: Future) -> bool:
@@ -1000,7 +1056,7 @@ def _serves(loop: asyncio.AbstractEventLoop, fut: Future) -> bool:
     if _address(reactor) != _address(selector.reactor):
         return False
     if isinstance(owner, Flux):
-        _fast = (reactor, selector.loop_ref)
+        _fast = (weakref.ref(owner), selector.loop_ref)
     return True
 
 
@@ -1030,11 +1086,31 @@ def wrap(fut: Future) -> "asyncio.Future[Any]":
     key = fut.continuation_key
     owner = getattr(fut, "flux_handle", None)
     if not key and owner is not None:
-        reactor, loop_ref = _fast
-        if owner.get_reactor() is reactor:
+        handle_ref, loop_ref = _fast
+        fast_handle: Any = handle_ref()
+        # (as CObject documents, _as_parameter_ is DEAD once closed)
+        if owner is fast_handle and owner._as_parameter_ is not DEAD:
             fast_loop = loop_ref()
-            if fast_loop is not None:
-                return _await_in(fast_loop, fut)
+            ptr = fut._as_parameter_
+            if fast_loop is not None and ptr is not DEAD:
+                # _await_in(fast_loop, fut), inlined: the hot path of gather().
+                waiting = _Awaiting(loop=fast_loop)
+                waiting._fut = fut
+                waiting._leader = None
+                waiting._followers = None
+                key = waiting.key = new_key()
+                _links_store(key, waiting)
+                try:
+                    rc = unchecked.flux_future_then(
+                        ptr, _NO_TIMEOUT, _on_fulfilled, c_void_p(key))
+                    err = set_errno(0)
+                    if rc < 0:
+                        raise failed("flux_future_then", err)
+                except OSError:
+                    _links_remove(key, None)
+                    raise
+                fut.continuation_key = key
+                return waiting
     loop = _running_loop() or asyncio.get_event_loop()
     if key:
         leader = _link_lookup(key)
@@ -1070,15 +1146,8 @@ def _await_in(loop: asyncio.AbstractEventLoop, fut: Future) -> "_Awaiting":
     waiting._fut = fut
     waiting._leader = None
     waiting._followers = None
-    # _claim(fut, waiting), inlined: this is the hot path of gather().  A
-    # future fulfilled already calls back at the next reactor iteration.
-    key = waiting.key = _LINKS.add(waiting)
-    try:
-        lib.flux_future_then(fut.handle, -1.0, _on_fulfilled, key)
-    except OSError:
-        _LINKS.discard(key)
-        raise
-    fut.continuation_key = key
+    # A future fulfilled already calls back at the next reactor iteration.
+    _claim(fut, waiting)
     return waiting
 
 

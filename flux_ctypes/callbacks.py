@@ -27,10 +27,10 @@ else:
 _keys = itertools.count(1)  # shared by all registries: a key names one object
 ALL: "List[Registry[Any]]" = []  # every registry, for leak checks
 
-
-def new_key() -> int:
-    """A fresh key for a C ``void *arg``; never 0 (NULL), never reused."""
-    return next(_keys)
+# new_key(): a fresh key for a C ``void *arg``; never 0 (NULL), never
+# reused.  The counter's own __next__ (thread-safe in C), so making a key
+# costs no Python frame: one is made per then(), awaiter and watcher.
+new_key: Callable[[], int] = _keys.__next__
 
 
 class Registry(Generic[T]):
@@ -43,6 +43,10 @@ class Registry(Generic[T]):
         self.lookup: Callable[[Any], Optional[T]] = self._objects.get
         # remove(key, None): the dict's own pop(), likewise
         self.remove: Callable[[Any, Any], Optional[T]] = self._objects.pop
+        # store(key, obj): put() as the dict's own __setitem__, likewise
+        self.store: Callable[[Any, T], None] = self._objects.__setitem__
+        # count(): len() as the dict's own __len__, likewise
+        self.count: Callable[[], int] = self._objects.__len__
         ALL.append(self)
 
     def add(self, obj: T) -> int:

@@ -100,8 +100,14 @@ COLLECT_EVERY = 0 if sys.implementation.name == "cpython" else 256
 _waits = [0]
 
 
-def count_wait() -> None:
-    """Count a blocking wait where COLLECT_EVERY is set (see above)."""
+def count_wait(fptr: Any) -> None:
+    """Count a blocking wait on ``fptr`` where COLLECT_EVERY is set (see
+    above).  A fulfilled future (a then() callback's or an awaiter's get())
+    does not wait and gets no private reactor: it is not counted, or every
+    256 responses of a pipelined burst would pay a full collection of a
+    heap holding all the others."""
+    if unchecked.flux_future_is_ready(fptr):
+        return
     _waits[0] += 1
     if _waits[0] >= COLLECT_EVERY:
         _waits[0] = 0
@@ -177,7 +183,7 @@ def blocking_wait(fptr: "Any", timeout: float, sliced: bool) -> None:
     if DEFERRED:
         run_deferred()
     if COLLECT_EVERY:
-        count_wait()
+        count_wait(fptr)
     if not must_slice(sliced):
         lib.flux_future_wait_for(fptr, timeout)
         return

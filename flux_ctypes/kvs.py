@@ -224,7 +224,7 @@ class _KVSRequest(Future):
             if DEFERRED:
                 run_deferred()
             if COLLECT_EVERY:
-                count_wait()
+                count_wait(self.handle)
         # else the getter waits itself, as in C: one call less
         try:
             func(self.handle, *args)

@@ -73,7 +73,7 @@ class RPC(Future):
         if DEFERRED:
             run_deferred()
         if COLLECT_EVERY:
-            count_wait()
+            count_wait(ptr)
         if not self._waited:
             note_wait(self)
         out = c_char_p()
