@@ -30,7 +30,7 @@ ALL: "List[Registry[Any]]" = []  # every registry, for leak checks
 # new_key(): a fresh key for a C ``void *arg``; never 0 (NULL), never
 # reused.  The counter's own __next__ (thread-safe in C), so making a key
 # costs no Python frame: one is made per then(), awaiter and watcher.
-new_key: Callable[[], int] = _keys.__next__
+new_key: "Callable[[], int]" = _keys.__next__
 
 
 class Registry(Generic[T]):

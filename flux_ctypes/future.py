@@ -100,7 +100,7 @@ COLLECT_EVERY = 0 if sys.implementation.name == "cpython" else 256
 _waits = [0]
 
 
-def count_wait(fptr: Any) -> None:
+def count_wait(fptr: "Any") -> None:
     """Count a blocking wait on ``fptr`` where COLLECT_EVERY is set (see
     above).  A fulfilled future (a then() callback's or an awaiter's get())
     does not wait and gets no private reactor: it is not counted, or every
