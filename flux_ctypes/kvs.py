@@ -43,6 +43,7 @@ import errno
 import json
 import os
 from abc import ABC, abstractmethod
+from collections import abc as _abc
 from collections.abc import MutableMapping
 from ctypes import byref, c_char_p, c_int, c_size_t, c_void_p
 from typing import (
@@ -143,6 +144,17 @@ def _text_arg(value: Any, what: str) -> bytes:
         # C would stop reading at the NUL: a different key, silently.
         raise ValueError("{} must not contain a NUL character: {!r}".format(what, value))
     return data
+
+
+def _flags_arg(value: Any, what: str = "flags") -> int:
+    """``value`` as the C int of a flags parameter: TypeError for what is
+    no integer, ValueError out of range (ctypes would refuse it with an
+    ArgumentError that names no parameter)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("{} must be an int, not {}".format(what, type(value).__name__))
+    if not -(2 ** 31) <= value <= 2 ** 31 - 1:
+        raise ValueError("{} must fit a C int, not {}".format(what, value))
+    return int(value)
 
 
 def _optional_text_arg(value: Any, what: str) -> Optional[bytes]:
@@ -536,7 +548,8 @@ def put_symlink(flux_handle: Optional[Flux], key: Any, target: Any, _kvstxn: Any
 
 def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSCommit:
     ptr = lib.flux_kvs_commit(
-        _flux_arg(flux_handle), _optional_text_arg(namespace, "namespace"), flags, txn)
+        _flux_arg(flux_handle), _optional_text_arg(namespace, "namespace"),
+        _flags_arg(flags), txn)
     future = KVSCommit(ptr, flux_handle)
     future.namespace = namespace
     return future
@@ -573,9 +586,10 @@ def commit_async(flux_handle: Flux, flags: int = 0, namespace: Any = None,
         if txn is None:
             txn = KVSTxn(flux_handle)
         # flux_kvs_commit() encodes the request at once: the transaction
-        # can go as soon as it returns.
+        # can go as soon as it returns (a bad argument leaves it staged)
+        future = _commit_future(flux_handle, flags, namespace, txn.txn)
         setattr(flux_handle, "aux_txn", None)
-        return _commit_future(flux_handle, flags, namespace, txn.txn)
+        return future
     return _commit_future(flux_handle, flags, namespace, _txn_arg(flux_handle, _kvstxn))
 
 
@@ -586,7 +600,7 @@ def namespace_create(flux_handle: Flux, namespace: Any, owner: int = os.getuid()
     if not isinstance(owner, int) or not 0 <= owner <= 0xFFFFFFFF:
         raise ValueError("owner must be a user id (0 to 2**32-1), not {!r}".format(owner))
     ptr = lib.flux_kvs_namespace_create(
-        _flux_arg(flux_handle), _text_arg(namespace, "namespace"), owner, flags)
+        _flux_arg(flux_handle), _text_arg(namespace, "namespace"), owner, _flags_arg(flags))
     KVSFuture(ptr, flux_handle).get()
 
 
@@ -735,6 +749,9 @@ class KVSDir(MutableMapping):  # type: ignore[type-arg]
         subdirectories; a dict value is one JSON value), then commit."""
         if contents is None:
             raise ValueError("contents must be non-None")
+        if not isinstance(contents, _abc.Mapping):
+            raise TypeError("contents must be a mapping of keys to values, not {}".format(
+                type(contents).__name__))
         try:
             for key, val in contents.items():
                 self[key] = val

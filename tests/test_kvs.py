@@ -357,6 +357,34 @@ def test_a_bad_commit_argument_keeps_the_staged_changes(handle, key):
     assert kvs.get(handle, key + ".kept") == 1
 
 
+@pytest.mark.parametrize("flags, error", [
+    ("1", TypeError), (1.5, TypeError), (None, TypeError), (2 ** 31, ValueError),
+    (-(2 ** 64), ValueError),
+])
+@pytest.mark.parametrize("call", [
+    lambda h, key, flags: kvs.commit(h, flags),
+    lambda h, key, flags: kvs.commit_async(h, flags),
+    lambda h, key, flags: kvs.KVSTxn(h, key).commit_async(flags),
+    lambda h, key, flags: kvs.namespace_create(h, "t-kvs-flags", flags=flags),
+])
+def test_flags_that_are_no_c_int_name_the_parameter(handle, key, call, flags, error):
+    """ctypes would refuse them with a bare ArgumentError naming no
+    parameter."""
+    kvs.put(handle, key + ".f", 1)
+    with pytest.raises(error, match="flags"):
+        call(handle, key, flags)
+    kvs.commit(handle)  # the staged change is kept
+    assert kvs.get(handle, key + ".f") == 1
+
+
+@pytest.mark.parametrize("contents", [1, "ab", ["a", 1], object()])
+def test_kvsdir_fill_needs_a_mapping(handle, key, contents):
+    kvs.put(handle, key + ".x", 1)
+    kvs.commit(handle)
+    with pytest.raises(TypeError, match="contents must be a mapping"):
+        kvs.KVSDir(handle, key).fill(contents)
+
+
 def test_txn_context_manager_and_flags(handle, key):
     with kvs.KVSTxn(handle, key) as txn:
         txn.put("a", 1)
