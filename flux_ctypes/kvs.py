@@ -213,6 +213,8 @@ class _KVSRequest(Future):
     # The namespace the request names (None: $FLUX_KVS_NAMESPACE or the
     # primary one), for the error of one that does not exist.
     namespace = None  # type: Any
+    # The key a lookup or watch names, for an error without text of its own.
+    key = None  # type: Any
 
     def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None) -> None:
         # Future.__init__ even under RPC: this request is sent already.
@@ -252,6 +254,14 @@ class _KVSRequest(Future):
                 namespace = namespace.decode("utf-8", "surrogateescape")
             return OSError(error.errno, "{}: KVS namespace {!r} does not exist".format(
                 error.strerror, namespace))
+        if (isinstance(error, OSError) and self.key is not None and error.errno
+                and error.strerror == os.strerror(error.errno)):
+            # The KVS says ENOENT, EISDIR, ELOOP... without text: name the
+            # key, as OSError names a file ("...: 'a.b'")
+            key = self.key
+            if isinstance(key, bytes):
+                key = key.decode("utf-8", "surrogateescape")
+            return OSError(error.errno, error.strerror, key)
         return error
 
 
@@ -333,6 +343,7 @@ def _lookup(flux_handle: Flux, key: Any, namespace: Any = None, flags: int = 0,
         hptr, _optional_text_arg(namespace, "namespace"), flags, _text_arg(key, "key"))
     future = cls(ptr, flux_handle)
     future.namespace = namespace
+    future.key = key
     return future
 
 

@@ -724,3 +724,25 @@ def test_fuzz_put_get(handle, key):
     assert all(outcomes.values()), outcomes
     put_commit(handle, key + ".after", "fine")
     assert kvs.get(handle, key + ".after") == "fine"
+
+
+def test_errors_without_text_of_the_kvs_name_the_key(handle, key):
+    """The KVS answers ENOENT, EISDIR, ELOOP, EINVAL with no text: the
+    OSError names the key the way it names a file."""
+    kvs.put(handle, key + ".v", 1)
+    kvs.put_symlink(handle, key + ".loop", key + ".loop")
+    kvs.commit(handle)
+    cases = [
+        (lambda: kvs.get(handle, key + ".nope"), FileNotFoundError, key + ".nope"),
+        (lambda: kvs.get_key_raw(handle, (key + ".nope2").encode()), FileNotFoundError,
+         key + ".nope2"),
+        (lambda: kvs.get_key_direct(handle, key), IsADirectoryError, key),
+        (lambda: kvs.get(handle, key + ".loop.x"), OSError, key + ".loop.x"),
+        (lambda: kvs.readlink(handle, key + ".v"), OSError, key + ".v"),
+        (lambda: kvs.watch(handle, key + ".nope3").get(), FileNotFoundError, key + ".nope3"),
+    ]
+    for call, error, named in cases:
+        with pytest.raises(error) as info:
+            call()
+        assert info.value.filename == named
+        assert str(info.value).endswith(": {!r}".format(named))
