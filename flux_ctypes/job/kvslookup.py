@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from flux_ctypes.constants import FLUX_JOB_LOOKUP_CURRENT
 from flux_ctypes.future import WaitAllFuture
 from flux_ctypes.lib import flux_error_t, lib
+from flux_ctypes.job._args import job_error
 from flux_ctypes.job.JobID import JobID
 from flux_ctypes.rpc import RPC
 
@@ -53,6 +54,13 @@ class JobInfoLookupRPC(RPC):
     """A job-info.lookup request; get_decode() decodes jobspec and R."""
 
     jobid = None  # type: Any
+
+    def get(self) -> Any:
+        """The response; an error job-info sends without text names the job."""
+        try:
+            return super().get()
+        except OSError as exc:
+            raise job_error(exc, self.jobid) from None
 
     def get_decode(self) -> Dict[str, Any]:
         data = self.get()
