@@ -109,3 +109,9 @@ def test_encoding_with_nul_or_no_utf8_form_is_a_valueerror(encoding):
         id_encode(1, encoding)
     with pytest.raises(ValueError, match="encoding"):
         JobID(1).encode(encoding)
+
+
+@pytest.mark.parametrize("text", ["abc", "ƒ" + "z" * 30, b"0x", "1" * 40])
+def test_id_parse_error_names_the_text(text):
+    with pytest.raises(OSError, match="{!r} is not a job ID".format(text)):
+        id_parse(text)

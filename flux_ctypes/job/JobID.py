@@ -61,7 +61,11 @@ def id_parse(jobid_str: Any) -> int:
     if b"\0" in raw:
         raise OSError(errno.EINVAL, "job ID text contains a NUL character")
     out = c_uint64()
-    lib.flux_job_id_parse(raw, byref(out))
+    try:
+        lib.flux_job_id_parse(raw, byref(out))
+    except OSError as exc:  # C sets errno only: say which text
+        raise OSError(exc.errno, "{}: {!r} is not a job ID".format(
+            exc.strerror, jobid_str)) from None
     return out.value
 
 
