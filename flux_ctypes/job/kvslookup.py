@@ -169,6 +169,11 @@ class JobKVSLookup:
         self.handle = flux_handle
         self.keys = list(keys)
         self.keyslookup = _lookup_keys(self.keys, original)
+        if isinstance(ids, (str, bytes, bytearray)):
+            # iterated, text is characters and bytes small ints: each a
+            # lookup of a job that is not the one meant
+            raise TypeError("ids must be an iterable of job IDs, not {} (for one job: "
+                            "[jobid])".format(type(ids).__name__))
         self.ids = [JobID(jobid) for jobid in ids]
         self.decode = decode
         self.original = original
