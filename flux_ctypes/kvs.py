@@ -38,12 +38,12 @@ Blocking calls wait for the broker's answer in one piece, except a
 watch's, which Ctrl-C interrupts as it does an RPC's.
 """
 
+import collections.abc
 import ctypes
 import errno
 import json
 import os
 from abc import ABC, abstractmethod
-from collections import abc as _abc
 from collections.abc import MutableMapping
 from ctypes import byref, c_char_p, c_int, c_size_t, c_void_p
 from typing import (
@@ -760,7 +760,7 @@ class KVSDir(MutableMapping):  # type: ignore[type-arg]
         subdirectories; a dict value is one JSON value), then commit."""
         if contents is None:
             raise ValueError("contents must be non-None")
-        if not isinstance(contents, _abc.Mapping):
+        if not isinstance(contents, collections.abc.Mapping):
             raise TypeError("contents must be a mapping of keys to values, not {}".format(
                 type(contents).__name__))
         try:
