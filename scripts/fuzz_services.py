@@ -588,10 +588,12 @@ def kvs_group(rng, gen, report, calls, call, log, uri):
         return h if rng.random() < 0.9 else gen.generic()
 
     kr = lambda: gen.pick(key_read)  # noqa: E731
-    kw = lambda: gen.pick(key_write)  # noqa: E731
-    ks = lambda: gen.pick(key_symlink)  # noqa: E731
-    ks_below_fuzz = lambda: gen.pick(lambda r: r.choice(  # noqa: E731
-        ["sym.l", "sym.m", "sym.x", 1, "sym.\0", "sym.\ud800"]))
+    # keys written and symlinks made never take a generic value ("" would
+    # make fuzz itself a symlink): their own lists have the bad ones
+    kw = lambda: key_write(rng)  # noqa: E731
+    ks = lambda: key_symlink(rng)  # noqa: E731
+    ks_below_fuzz = lambda: rng.choice(  # noqa: E731
+        ["sym.l", "sym.m", "sym.x", 1, None, "sym.\0", "sym.\ud800", b"sym.\xff"])
     val = lambda: gen.pick(value)  # noqa: E731
     nsa = lambda: gen.pick(ns)  # noqa: E731
     flags = lambda: gen.pick([0, 1, 2, 4, -1, 2 ** 31, 2 ** 64, True])  # noqa: E731
