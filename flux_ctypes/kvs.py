@@ -149,8 +149,9 @@ def _text_arg(value: Any, what: str) -> bytes:
 def _flags_arg(value: Any, what: str = "flags") -> int:
     """``value`` as the C int of a flags parameter: TypeError for what is
     no integer, ValueError out of range (ctypes would refuse it with an
-    ArgumentError that names no parameter)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    ArgumentError that names no parameter).  A bool is an int here, as
+    for ctypes."""
+    if not isinstance(value, int):
         raise TypeError("{} must be an int, not {}".format(what, type(value).__name__))
     if not -(2 ** 31) <= value <= 2 ** 31 - 1:
         raise ValueError("{} must fit a C int, not {}".format(what, value))
