@@ -238,7 +238,12 @@ class Hostlist(CObject):
         hostlist strings); return how many hosts were added."""
         added = 0
         for arg in args:
-            other = arg if isinstance(arg, Hostlist) else Hostlist(arg)
+            if arg is self:
+                # C walks the ranges of its second list while adding to
+                # its first: the same list never ends (an endless loop)
+                other = self.copy()
+            else:
+                other = arg if isinstance(arg, Hostlist) else Hostlist(arg)
             added += int(lib.hostlist_append_list(self.cptr, other.cptr))
         return added
 

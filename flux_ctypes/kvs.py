@@ -38,6 +38,7 @@ Blocking calls wait for the broker's answer in one piece, except a
 watch's, which Ctrl-C interrupts as it does an RPC's.
 """
 
+import collections.abc
 import ctypes
 import errno
 import json
@@ -148,6 +149,18 @@ def _text_arg(value: Any, what: str) -> bytes:
     return data
 
 
+def _flags_arg(value: Any, what: str = "flags") -> int:
+    """``value`` as the C int of a flags parameter: TypeError for what is
+    no integer, ValueError out of range (ctypes would refuse it with an
+    ArgumentError that names no parameter).  A bool is an int here, as
+    for ctypes."""
+    if not isinstance(value, int):
+        raise TypeError("{} must be an int, not {}".format(what, type(value).__name__))
+    if not -(2 ** 31) <= value <= 2 ** 31 - 1:
+        raise ValueError("{} must fit a C int, not {}".format(what, value))
+    return int(value)
+
+
 def _optional_text_arg(value: Any, what: str) -> Optional[bytes]:
     return None if value is None else _text_arg(value, what)
 
@@ -204,6 +217,8 @@ class _KVSRequest(Future):
     # The namespace the request names (None: $FLUX_KVS_NAMESPACE or the
     # primary one), for the error of one that does not exist.
     namespace = None  # type: Any
+    # The key a lookup or watch names, for an error without text of its own.
+    key = None  # type: Any
 
     def __init__(self, future_handle: Any, flux_handle: Optional[Flux] = None, *,
                  fresh: bool = False) -> None:
@@ -232,10 +247,10 @@ class _KVSRequest(Future):
             raise self._error(exc) from None
 
     def _error(self, exc: OSError) -> BaseException:
-        return _request_error(self.handle, exc, self.namespace)
+        return _request_error(self.handle, exc, self.namespace, self.key)
 
 
-def _answer(fptr: Any, namespace: Any, getter: str, *args: Any) -> None:
+def _answer(fptr: Any, namespace: Any, key: Any, getter: str, *args: Any) -> None:
     """Wait for KVS future ``fptr``'s answer in one piece, as C does, with
     C getter ``getter(fptr, *args)``, called unchecked (``args`` are what C
     takes); OSError with the KVS's text when it failed.  For the module's
@@ -249,12 +264,13 @@ def _answer(fptr: Any, namespace: Any, getter: str, *args: Any) -> None:
         if rc < 0:
             raise failed(getter, err)
     except OSError as exc:  # (traced, the binding raises it itself)
-        raise _request_error(fptr, exc, namespace) from None
+        raise _request_error(fptr, exc, namespace, key) from None
 
 
-def _request_error(fptr: Any, exc: OSError, namespace: Any) -> BaseException:
+def _request_error(fptr: Any, exc: OSError, namespace: Any, key: Any) -> BaseException:
     """The exception for KVS future ``fptr`` failing with ``exc``: OSError
-    with the KVS's text, naming a namespace that does not exist."""
+    with the KVS's text, naming a namespace that does not exist, or
+    ``key`` (if not None) where the KVS gave no text."""
     error = future_error(fptr, exc)
     if (isinstance(error, OSError) and error.errno == errno.ENOTSUP
             and error.strerror == os.strerror(errno.ENOTSUP)):
@@ -266,6 +282,13 @@ def _request_error(fptr: Any, exc: OSError, namespace: Any) -> BaseException:
             namespace = namespace.decode("utf-8", "surrogateescape")
         return OSError(error.errno, "{}: KVS namespace {!r} does not exist".format(
             error.strerror, namespace))
+    if (isinstance(error, OSError) and key is not None and error.errno
+            and error.strerror == os.strerror(error.errno)):
+        # The KVS says ENOENT, EISDIR, ELOOP... without text: name the
+        # key, as OSError names a file ("...: 'a.b'")
+        if isinstance(key, bytes):
+            key = key.decode("utf-8", "surrogateescape")
+        return OSError(error.errno, error.strerror, key)
     return error
 
 
@@ -347,6 +370,7 @@ def _lookup(flux_handle: Flux, key: Any, namespace: Any = None, flags: int = 0,
         hptr, _optional_text_arg(namespace, "namespace"), flags, _text_arg(key, "key"))
     future = cls(ptr, flux_handle, fresh=True)
     future.namespace = namespace
+    future.key = key
     return future
 
 
@@ -366,7 +390,7 @@ def get_key_direct(flux_handle: Flux, key: Any, namespace: Any = None) -> Any:
     try:
         data = c_void_p()
         size = c_size_t()
-        _answer(fptr, namespace, "flux_kvs_lookup_get_raw", byref(data), byref(size))
+        _answer(fptr, namespace, key, "flux_kvs_lookup_get_raw", byref(data), byref(size))
         address = data.value  # into the response: copied before the destroy
         raw = None if address is None else ctypes.string_at(address, size.value)
     finally:
@@ -584,7 +608,8 @@ def put_symlink(flux_handle: Optional[Flux], key: Any, target: Any, _kvstxn: Any
 
 def _send_commit(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> Any:
     return lib.flux_kvs_commit(
-        _flux_arg(flux_handle), _optional_text_arg(namespace, "namespace"), flags, txn)
+        _flux_arg(flux_handle), _optional_text_arg(namespace, "namespace"),
+        _flags_arg(flags), txn)
 
 
 def _commit_future(flux_handle: Flux, flags: int, namespace: Any, txn: Any) -> KVSCommit:
@@ -612,7 +637,7 @@ def commit(flux_handle: Flux, flags: int = 0, namespace: Any = None,
     else:
         fptr = _send_commit(flux_handle, flags, namespace, _txn_arg(flux_handle, _kvstxn))
     try:
-        _answer(fptr, namespace, "flux_future_get", None)
+        _answer(fptr, namespace, None, "flux_future_get", None)
     finally:
         unchecked.flux_future_destroy(fptr)
 
@@ -626,9 +651,10 @@ def commit_async(flux_handle: Flux, flags: int = 0, namespace: Any = None,
         if txn is None:
             txn = KVSTxn(flux_handle)
         # flux_kvs_commit() encodes the request at once: the transaction
-        # can go as soon as it returns.
+        # can go as soon as it returns (a bad argument leaves it staged)
+        future = _commit_future(flux_handle, flags, namespace, txn.txn)
         setattr(flux_handle, "aux_txn", None)
-        return _commit_future(flux_handle, flags, namespace, txn.txn)
+        return future
     return _commit_future(flux_handle, flags, namespace, _txn_arg(flux_handle, _kvstxn))
 
 
@@ -639,7 +665,7 @@ def namespace_create(flux_handle: Flux, namespace: Any, owner: int = os.getuid()
     if not isinstance(owner, int) or not 0 <= owner <= 0xFFFFFFFF:
         raise ValueError("owner must be a user id (0 to 2**32-1), not {!r}".format(owner))
     ptr = lib.flux_kvs_namespace_create(
-        _flux_arg(flux_handle), _text_arg(namespace, "namespace"), owner, flags)
+        _flux_arg(flux_handle), _text_arg(namespace, "namespace"), owner, _flags_arg(flags))
     KVSFuture(ptr, flux_handle, fresh=True).get()
 
 
@@ -788,6 +814,9 @@ class KVSDir(MutableMapping):  # type: ignore[type-arg]
         subdirectories; a dict value is one JSON value), then commit."""
         if contents is None:
             raise ValueError("contents must be non-None")
+        if not isinstance(contents, collections.abc.Mapping):
+            raise TypeError("contents must be a mapping of keys to values, not {}".format(
+                type(contents).__name__))
         try:
             for key, val in contents.items():
                 self[key] = val

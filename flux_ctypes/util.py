@@ -7,11 +7,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, List, Optional
 
 
+def _utf8(text: str, what: str) -> bytes:
+    """``text`` as UTF-8, undecodable bytes read by decode_text() given
+    back as they were; a lone surrogate (no such byte) is a ValueError
+    naming ``what``, not a UnicodeEncodeError from inside."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise ValueError("{} can't be encoded as UTF-8: {}".format(what, exc.reason)) from None
+
+
 def encode_topic(topic: "Any") -> bytes:
     """A topic as UTF-8 bytes; None is EINVAL and other types TypeError,
     as in the official bindings."""
     if isinstance(topic, str):
-        data = topic.encode("utf-8", "surrogateescape")
+        data = _utf8(topic, "topic")
     elif isinstance(topic, bytes):
         data = topic
     else:
@@ -89,9 +99,9 @@ def encode_payload(payload: "Any") -> "Optional[bytes]":
     if isinstance(payload, bytes):
         data = payload
     elif isinstance(payload, str):
-        data = payload.encode("utf-8", "surrogateescape")
+        data = _utf8(payload, "payload")
     else:
-        return _json_encode(payload).encode("utf-8", "surrogateescape")
+        return _utf8(_json_encode(payload), "payload")
     if b"\0" in data:
         # C reads a payload up to its first NUL: refuse rather than truncate
         raise ValueError("payload must not contain a NUL character")
@@ -140,7 +150,7 @@ def decode_text(raw: "Optional[bytes]") -> "Optional[str]":
 def encode_text(value: "Any", what: str = "argument") -> bytes:
     """str or bytes to bytes for a ``const char *`` parameter."""
     if isinstance(value, str):
-        data = value.encode("utf-8", "surrogateescape")
+        data = _utf8(value, what)
     elif isinstance(value, bytes):
         data = value
     else:

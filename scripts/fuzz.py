@@ -25,8 +25,16 @@ NONBLOCK, get() of an unfulfilled future) are made in their non-blocking
 form, so a hang is a bug, not a wait.  ``Flux(handle=<int>)`` (an address,
 trusted as flux's module loader passes it) is not fuzzed.
 
+``--group`` picks what is fuzzed: ``core`` (the above, the default), or
+one of the services (``job``, ``kvs``, ``hostlist``, ``idset``,
+``resource``; see scripts/fuzz_services.py), or ``all`` (each group in
+turn, --batches each).  For the services the bar is higher: AttributeError
+is a finding too, and so is an accepted exception without a message.
+
 Prints one JSON line: batches, calls, crashes, hangs, unexpected, and the
-last calls of each failing batch.
+last calls of each failing batch (per group with ``--group all``).  A
+child logs each call to stderr; with FLUX_CTYPES_FUZZ_STATS=1 the service
+groups log each outcome too (``--child --seed N`` replays one batch).
 """
 
 import argparse
@@ -44,6 +52,9 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED = (TypeError, ValueError, OverflowError, OSError, AttributeError)
+GROUPS = ("core", "job", "kvs", "hostlist", "idset", "resource")
+SERVICE_EXPECTED = ()  # type: tuple  # set by child_service()
+SERVICE_GROUPS = GROUPS[1:]
 
 
 # --- the child ---------------------------------------------------------------
@@ -241,6 +252,65 @@ def child(seed, calls, uri):
     return report
 
 
+def child_service(group, seed, calls, uri):
+    import faulthandler
+
+    faulthandler.enable()
+    sys.path.insert(0, ROOT)
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import fuzz_services
+
+    global SERVICE_EXPECTED
+    SERVICE_EXPECTED = fuzz_services.EXPECTED_SERVICE
+    rng = random.Random(seed)
+    report = {"calls": 0, "ok": 0, "refused": {}, "unexpected": []}
+    gen = fuzz_services.Gen(rng, lambda r: _values(r, []))
+    fuzz_services.run_group(group, rng, gen, report, calls, _call_service, _log, uri)
+    import gc
+
+    gc.collect()
+    return report
+
+
+def _call_service(report, label, thunk):
+    """_call() with the services' bar: only the documented exceptions, and
+    each with a message."""
+    from flux_ctypes.job import JobException
+
+    try:
+        thunk()
+        report["ok"] += 1
+        if os.environ.get("FLUX_CTYPES_FUZZ_STATS"):
+            _log("  -> ok")
+    except ctypes.ArgumentError as exc:
+        report["unexpected"].append("{}: ctypes.ArgumentError: {}".format(label, exc))
+    except ZeroDivisionError:
+        report["refused"]["callback raised"] = report["refused"].get("callback raised", 0) + 1
+    except BaseException as exc:  # noqa: B902 - judged below
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        accepted = isinstance(exc, SERVICE_EXPECTED + (JobException,))
+        # UnicodeError is a ValueError, but a finding when it leaks from the
+        # internals; so is AttributeError, unless it is also a TypeError
+        # (kvs.RawValueTypeError is both, documented)
+        leaked = isinstance(exc, (UnicodeError, RecursionError)) or (
+            isinstance(exc, AttributeError) and not isinstance(exc, TypeError))
+        text = str(exc).strip()
+        if os.environ.get("FLUX_CTYPES_FUZZ_STATS"):
+            _log("  -> {}: {}".format(type(exc).__name__, text[:100]))
+        if accepted and not leaked and text and not text.isdigit():
+            key = type(exc).__name__
+            report["refused"][key] = report["refused"].get(key, 0) + 1
+            return
+        why = " (no message)" if accepted and not leaked else ""
+        report["unexpected"].append("{}: {}: {!r}{}\n{}".format(
+            label, type(exc).__name__, text[:300], why, traceback.format_exc(limit=6)))
+
+
+def _raise(exc):
+    raise exc
+
+
 def _ready(obj):
     try:
         return obj.is_ready()
@@ -308,14 +378,15 @@ def _log(line):
 
 
 # --- the parent --------------------------------------------------------------
-def run(batches, calls, timeout, seed, uri, python):
-    summary = {"interpreter": python, "batches": 0, "calls": 0, "crashes": 0, "hangs": 0,
+def run(batches, calls, timeout, seed, uri, python, group="core"):
+    summary = {"interpreter": python, "group": group, "batches": 0, "calls": 0, "crashes": 0, "hangs": 0,
                "unexpected": 0, "failures": []}
     start = time.monotonic()
     for batch in range(batches):
         bseed = seed + batch
         cmd = [python, os.path.abspath(__file__), "--child", "--seed", str(bseed),
-               "--calls", str(calls), "--uri", uri, "--pool-bias", str(POOL_BIAS)]
+               "--calls", str(calls), "--uri", uri, "--pool-bias", str(POOL_BIAS),
+               "--group", group]
         # glibc fills freed memory with garbage: a use after free shows
         env = dict(os.environ, MALLOC_PERTURB_="165")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -360,22 +431,52 @@ def main(argv=None):
     parser.add_argument("--pool-bias", type=float, default=POOL_BIAS,
                         help="share of arguments taken from the live/closed objects "
                         "(default %(default)s)")
+    parser.add_argument("--group", default="core", choices=GROUPS + ("all",),
+                        help="what to fuzz (default %(default)s)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.uri:
         parser.error("no instance: set FLUX_URI (run under 'flux start') or pass --uri")
     POOL_BIAS = args.pool_bias
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "scripts")]
     if args.child:
         selftest = os.environ.get("FLUX_CTYPES_FUZZ_SELFTEST")
         if selftest == "crash":
             os.kill(os.getpid(), signal.SIGSEGV)
         elif selftest == "hang":
             time.sleep(3600)
-        report = child(args.seed, args.calls, args.uri)
+        elif selftest == "leak" and args.group != "core":
+            # what the services' bar must flag: one finding each
+            import fuzz_services
+
+            global SERVICE_EXPECTED
+            SERVICE_EXPECTED = fuzz_services.EXPECTED_SERVICE
+            report = {"calls": 4, "ok": 0, "refused": {}, "unexpected": []}
+            for exc in (AttributeError("x"), OSError(2), ValueError(""),
+                        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates"),
+                        ctypes.ArgumentError("argument 1")):
+                _call_service(report, "selftest", lambda exc=exc: _raise(exc))
+            sys.stdout.write(json.dumps(report) + "\n")
+            return 0
+        if args.group == "core":
+            report = child(args.seed, args.calls, args.uri)
+        else:
+            report = child_service(args.group, args.seed, args.calls, args.uri)
         sys.stdout.write(json.dumps(report) + "\n")
         sys.stdout.flush()
         return 0  # interpreter teardown (finalizers) is under test too
-    summary = run(args.batches, args.calls, args.timeout, args.seed, args.uri, args.python)
+    groups = GROUPS if args.group == "all" else (args.group,)
+    summaries = [run(args.batches, args.calls, args.timeout, args.seed, args.uri, args.python,
+                     group) for group in groups]
+    if len(summaries) == 1:
+        summary = summaries[0]
+    else:
+        summary = {"interpreter": args.python, "group": "all", "groups": summaries}
+        for field in ("batches", "calls", "crashes", "hangs", "unexpected"):
+            summary[field] = sum(s[field] for s in summaries)
+        summary["failures"] = [dict(f, group=s["group"]) for s in summaries
+                               for f in s["failures"]]
+        summary["seconds"] = round(sum(s["seconds"] for s in summaries), 1)
     print(json.dumps(summary))
     return 1 if summary["crashes"] or summary["hangs"] or summary["unexpected"] else 0
 

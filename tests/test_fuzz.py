@@ -1,6 +1,8 @@
 """A short run of scripts/fuzz.py: random values into every public method
-of the core must never kill the process, hang, or leak ctypes.ArgumentError.
-(The long run is ``python3 scripts/fuzz.py --batches 100 --calls 300``.)"""
+of the core, and into the entry points of the services (job, kvs,
+hostlist, idset, resource), must never kill the process, hang, or leak
+ctypes.ArgumentError.  (The long run is ``python3 scripts/fuzz.py
+--batches 100 --calls 300``, with ``--group all`` for every group.)"""
 
 import json
 import os
@@ -29,11 +31,11 @@ def run_group(args, timeout, **kwargs):
     return subprocess.CompletedProcess(args, proc.returncode, out)
 
 
-def _fuzz(flux_uri, python, batches=4, calls=300, seed=None):
+def _fuzz(flux_uri, python, batches=4, calls=300, seed=None, group="core"):
     seed = seed if seed is not None else int.from_bytes(os.urandom(3), "big")
     proc = run_group(
         [python, SCRIPT, "--batches", str(batches), "--calls", str(calls),
-         "--seed", str(seed), "--timeout", "60", "--uri", flux_uri],
+         "--seed", str(seed), "--timeout", "60", "--uri", flux_uri, "--group", group],
         timeout=300, cwd=ROOT,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -58,6 +60,20 @@ def test_fuzz_quick_pypy(flux_uri):
         "seed {}: {}".format(seed, summary["failures"]))
 
 
+@pytest.mark.parametrize("group", ["job", "kvs", "hostlist", "idset", "resource"])
+def test_fuzz_quick_services(flux_uri, group):
+    """The services' entry points (scripts/fuzz_services.py): bad job IDs,
+    jobspecs, KVS keys, values and namespaces, hostlists, idsets and R are
+    refused with TypeError/ValueError/OSError and a message; nothing
+    crashes, hangs, or leaks ArgumentError/AttributeError/UnicodeError.
+    (The long run: ``python3 scripts/fuzz.py --group all``.)"""
+    seed, summary = _fuzz(flux_uri, sys.executable, batches=2, group=group)
+    assert summary["batches"] == 2
+    assert summary["calls"] > 400
+    assert (summary["crashes"], summary["hangs"], summary["unexpected"]) == (0, 0, 0), (
+        "--group {} --seed {}: {}".format(group, seed, summary["failures"]))
+
+
 @pytest.mark.parametrize("mode,field", [("crash", "crashes"), ("hang", "hangs")])
 def test_the_harness_sees_crashes_and_hangs(flux_uri, mode, field):
     """A child killed by a signal is a crash, one past --timeout a hang
@@ -70,4 +86,19 @@ def test_the_harness_sees_crashes_and_hangs(flux_uri, mode, field):
     )
     summary = json.loads(proc.stdout.splitlines()[-1])
     assert summary[field] == 1
+    assert proc.returncode == 1
+
+
+def test_the_service_bar_flags_what_leaks(flux_uri):
+    """For the services, AttributeError, UnicodeError, ArgumentError and an
+    accepted exception without a message (empty, or a bare errno) are
+    findings: five raised, five reported."""
+    env = dict(os.environ, FLUX_CTYPES_FUZZ_SELFTEST="leak")
+    proc = run_group(
+        [sys.executable, SCRIPT, "--batches", "1", "--calls", "5", "--group", "idset",
+         "--uri", flux_uri],
+        timeout=60, cwd=ROOT, env=env,
+    )
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["unexpected"] == 5
     assert proc.returncode == 1

@@ -7,6 +7,8 @@ fuzz tests/test_hostlist.py`` runs a larger fuzz by hand."""
 
 import os
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -144,6 +146,18 @@ def test_iterating_while_deleting_stops_at_the_new_end():
         if host == "foo1":
             hl.delete("foo[4-5]")
     assert seen == ["foo0", "foo1", "foo2", "foo3"]
+
+
+def test_append_itself_doubles_the_list_and_returns():
+    """C's hostlist_append_list(h, h) adds h's ranges while walking them:
+    it never ends.  Run in a child so that a regression fails, not hangs."""
+    code = ("from flux_ctypes.hostlist import Hostlist\n"
+            "hl = Hostlist('x[1-3],y')\n"
+            "print(hl.append(hl), hl.append('z', hl), hl)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, timeout=60,
+                         stdout=subprocess.PIPE, universal_newlines=True).stdout
+    assert out.split() == ["4", "10", "x[1-3],y,x[1-3],y,z,x[1-3],y,x[1-3],y,z"]
 
 
 def test_append_delete_sort_uniq_copy():

@@ -140,3 +140,15 @@ def test_eventlog_event_from_text():
     event = EventLogEvent('{"timestamp": 1.5, "name": "x"}')
     assert event.context == {} and event.context_string == ""
     assert str(event).startswith("1.50000: x")
+
+
+def test_watching_an_unknown_job_names_it(handle):
+    """job-info's text is only strerror: the message names the job."""
+    from flux_ctypes.job import event_wait, event_watch, event_watch_async
+
+    with pytest.raises(FileNotFoundError, match="job 123$"):
+        event_wait(handle, 123, "submit")
+    with pytest.raises(FileNotFoundError, match="job 124$"):
+        list(event_watch(handle, 124))
+    with pytest.raises(FileNotFoundError, match="job 125$"):
+        event_watch_async(handle, 125).get_event()

@@ -63,7 +63,7 @@ def test_repr_str_and_copy():
 
 @pytest.mark.parametrize("text", [
     "invalid", "-1", "0.0.0", "0.0.0.0.0", "0.0.0.g", "job.0.0", "notjob.0.0.0.0",
-    "f0", "fO", "fI", "foo-bar-baz--qux-quux-corge", "🦄", "",
+    "f0", "fO", "fI", "foo-bar-baz--qux-quux-corge", "🦄", "", "\ud800", "ƒ\udfff",
 ])
 def test_bad_text_is_value_error(text):
     with pytest.raises(ValueError, match="not a valid Flux jobid"):
@@ -100,3 +100,18 @@ def test_out_of_range_ids_never_wrap():
         jobid_arg(None)
     with pytest.raises(TypeError):
         jobid_arg(True)
+
+
+@pytest.mark.parametrize("encoding", ["dec\0hex", "\ud800", "f58\udcff\0"])
+def test_encoding_with_nul_or_no_utf8_form_is_a_valueerror(encoding):
+    """C would read "dec\\0hex" as "dec": refused, naming the parameter."""
+    with pytest.raises(ValueError, match="encoding"):
+        id_encode(1, encoding)
+    with pytest.raises(ValueError, match="encoding"):
+        JobID(1).encode(encoding)
+
+
+@pytest.mark.parametrize("text", ["abc", "ƒ" + "z" * 30, b"0x", "1" * 40])
+def test_id_parse_error_names_the_text(text):
+    with pytest.raises(OSError, match="{!r} is not a job ID".format(text)):
+        id_parse(text)

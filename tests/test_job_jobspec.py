@@ -250,3 +250,28 @@ def test_validate_jobspec_and_yaml():
         Jobspec.from_yaml_stream("- a list")
     with pytest.raises(ValueError):
         Jobspec.from_yaml_stream("version: 1\nresources: []\ntasks: []\n")
+
+
+@pytest.mark.parametrize("stream, error, words", [
+    ("version: 1\n\0", ValueError, "yaml_stream"),
+    ("{a: [1", ValueError, "yaml_stream"),
+    (42, TypeError, "yaml_stream"),
+    ({"version": 1}, TypeError, "yaml_stream"),
+])
+def test_from_yaml_stream_bad_input_names_the_parameter(stream, error, words):
+    """Malformed YAML (PyYAML's own errors are no ValueError) and things
+    that are neither text nor a file are clear errors."""
+    pytest.importorskip("yaml")
+    with pytest.raises(error, match=words):
+        Jobspec.from_yaml_stream(stream)
+
+
+@pytest.mark.parametrize("call", [
+    lambda js: js.getattr(1),
+    lambda js: js.setattr(None, 5),
+    lambda js: js.setattr_shell_option(2, True),
+])
+def test_attribute_keys_must_be_text(call):
+    js = JobspecV1.from_command(["true"])
+    with pytest.raises(TypeError, match="key must be a str"):
+        call(js)

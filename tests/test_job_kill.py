@@ -66,3 +66,15 @@ def test_errors(handle):
         job_raise(handle, 123, None)
     with pytest.raises(OverflowError):
         kill(handle, 2 ** 64)
+
+
+@pytest.mark.parametrize("exc_type, note, name", [
+    ("\ud800", None, "exc_type"),
+    ("test", "a lone surrogate \udfff", "note"),
+])
+def test_text_that_is_no_utf8_is_a_valueerror_naming_it(handle, exc_type, note, name):
+    """A lone surrogate has no UTF-8 form: a ValueError naming the
+    parameter, not a UnicodeEncodeError from the encoder."""
+    with pytest.raises(ValueError, match=name) as info:
+        job_raise(handle, 123, exc_type, note=note)
+    assert not isinstance(info.value, UnicodeError)

@@ -1,5 +1,7 @@
 """flux_ctypes.job.kvslookup: a job's jobspec and R from job-info."""
 
+import pytest
+
 from helpers import unique
 from flux_ctypes.job import (
     JobKVSLookup,
@@ -37,3 +39,11 @@ def test_lookup_several(handle):
     data = lookup.data()
     assert [d["id"] for d in data] == [jobid]
     assert lookup.errors == ["JobID 123456 unknown"]
+
+
+def test_ids_given_as_one_text_are_refused(handle):
+    """Iterated, b"y" * 70000 was 70000 lookups of job 121, and a str its
+    characters: a TypeError naming ids instead."""
+    for ids in ("ƒ2", b"y" * 70000, bytearray(b"1")):
+        with pytest.raises(TypeError, match="ids must be an iterable of job IDs"):
+            JobKVSLookup(handle, ids)

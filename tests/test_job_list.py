@@ -112,3 +112,12 @@ def test_jobinfo_offline():
     assert info.to_dict()["result"] == "CANCELED"
     with pytest.raises(AttributeError):
         info.no_such_thing
+
+
+def test_list_id_of_an_unknown_job_names_it(handle):
+    """job-list sends no text for ENOENT: the message names the job."""
+    from flux_ctypes.job import job_list_id
+
+    with pytest.raises(FileNotFoundError, match="job 123$"):
+        job_list_id(handle, 123).get_job()
+    assert get_job(handle, 123) is None

@@ -91,3 +91,16 @@ def test_pre_signed_submission(handle):
     assert wait(handle, first).success and wait(handle, again).success
     with pytest.raises(OSError):
         submit(handle, "not a signed J", pre_signed=True)
+
+
+def test_jobspec_text_with_nul_or_no_utf8_form_is_refused(handle):
+    """C reads the jobspec up to a NUL: a valid jobspec followed by a NUL
+    and anything would be submitted silently cut short."""
+    text = spec(["true"]).dumps()
+    for jobspec in (text + "\0garbage", text.encode() + b"\0", text[:-1] + ', "x": "\ud800"}'):
+        with pytest.raises(ValueError, match="jobspec"):
+            submit(handle, jobspec, urgency=0)
+    js = spec(["true"])
+    js.setattr("user.note", "lone \ud800 surrogate")
+    with pytest.raises(ValueError, match="jobspec"):
+        submit(handle, js, urgency=0)

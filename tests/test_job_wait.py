@@ -155,3 +155,13 @@ def test_ctrl_c_interrupts_a_blocking_wait(handle):
     for info in job_list(handle, name=name).get_jobinfos():
         cancel(handle, info.id)
         wait(handle, info.id)
+
+
+def test_result_of_an_unknown_job_names_it(handle):
+    """The service's text is only strerror: the message names the job."""
+    from flux_ctypes.job import result, result_async
+
+    with pytest.raises(FileNotFoundError, match="job 123$"):
+        result(handle, 123)
+    with pytest.raises(FileNotFoundError, match="job 124$"):
+        result_async(handle, 124).get()

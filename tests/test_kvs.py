@@ -357,6 +357,34 @@ def test_a_bad_commit_argument_keeps_the_staged_changes(handle, key):
     assert kvs.get(handle, key + ".kept") == 1
 
 
+@pytest.mark.parametrize("flags, error", [
+    ("1", TypeError), (1.5, TypeError), (None, TypeError), (2 ** 31, ValueError),
+    (-(2 ** 64), ValueError),
+])
+@pytest.mark.parametrize("call", [
+    lambda h, key, flags: kvs.commit(h, flags),
+    lambda h, key, flags: kvs.commit_async(h, flags),
+    lambda h, key, flags: kvs.KVSTxn(h, key).commit_async(flags),
+    lambda h, key, flags: kvs.namespace_create(h, "t-kvs-flags", flags=flags),
+])
+def test_flags_that_are_no_c_int_name_the_parameter(handle, key, call, flags, error):
+    """ctypes would refuse them with a bare ArgumentError naming no
+    parameter."""
+    kvs.put(handle, key + ".f", 1)
+    with pytest.raises(error, match="flags"):
+        call(handle, key, flags)
+    kvs.commit(handle)  # the staged change is kept
+    assert kvs.get(handle, key + ".f") == 1
+
+
+@pytest.mark.parametrize("contents", [1, "ab", ["a", 1], object()])
+def test_kvsdir_fill_needs_a_mapping(handle, key, contents):
+    kvs.put(handle, key + ".x", 1)
+    kvs.commit(handle)
+    with pytest.raises(TypeError, match="contents must be a mapping"):
+        kvs.KVSDir(handle, key).fill(contents)
+
+
 def test_txn_context_manager_and_flags(handle, key):
     with kvs.KVSTxn(handle, key) as txn:
         txn.put("a", 1)
@@ -696,3 +724,25 @@ def test_fuzz_put_get(handle, key):
     assert all(outcomes.values()), outcomes
     put_commit(handle, key + ".after", "fine")
     assert kvs.get(handle, key + ".after") == "fine"
+
+
+def test_errors_without_text_of_the_kvs_name_the_key(handle, key):
+    """The KVS answers ENOENT, EISDIR, ELOOP, EINVAL with no text: the
+    OSError names the key the way it names a file."""
+    kvs.put(handle, key + ".v", 1)
+    kvs.put_symlink(handle, key + ".loop", key + ".loop")
+    kvs.commit(handle)
+    cases = [
+        (lambda: kvs.get(handle, key + ".nope"), FileNotFoundError, key + ".nope"),
+        (lambda: kvs.get_key_raw(handle, (key + ".nope2").encode()), FileNotFoundError,
+         key + ".nope2"),
+        (lambda: kvs.get_key_direct(handle, key), IsADirectoryError, key),
+        (lambda: kvs.get(handle, key + ".loop.x"), OSError, key + ".loop.x"),
+        (lambda: kvs.readlink(handle, key + ".v"), OSError, key + ".v"),
+        (lambda: kvs.watch(handle, key + ".nope3").get(), FileNotFoundError, key + ".nope3"),
+    ]
+    for call, error, named in cases:
+        with pytest.raises(error) as info:
+            call()
+        assert info.value.filename == named
+        assert str(info.value).endswith(": {!r}".format(named))

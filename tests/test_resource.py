@@ -433,3 +433,12 @@ def test_filter_and_constraint_on_live_list(handle):
         rl.nosuchstate
     with pytest.raises(KeyError):
         rl["nosuchstate"]
+
+
+@pytest.mark.parametrize("handle_arg", [None, "local://", 0])
+@pytest.mark.parametrize("call", [resource_list, resource_status])
+def test_resource_requests_need_a_flux_handle(call, handle_arg):
+    """Without a handle the request can't be sent: a TypeError now, not an
+    AssertionError (no message) from get() once the reactor runs."""
+    with pytest.raises(TypeError, match="flux_handle"):
+        call(handle_arg).get()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from flux_ctypes.util import _json_encode, decode_json
+from flux_ctypes.util import _json_encode, decode_json, encode_payload, encode_text, encode_topic
 
 pytestmark = pytest.mark.offline
 
@@ -93,3 +93,18 @@ def test_json_encode_rejects_what_json_dumps_rejects():
             json.dumps(bad, ensure_ascii=False)
         assert type(ours.value) is type(theirs.value)
         assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("encode, what", [
+    (lambda text: encode_text(text, "reason"), "reason"),
+    (encode_topic, "topic"),
+    (encode_payload, "payload"),
+    (lambda text: encode_payload({"k": text}), "payload"),
+])
+def test_lone_surrogate_is_a_valueerror_naming_the_argument(encode, what):
+    """surrogateescape gives back the bytes decode_text() kept, but a lone
+    surrogate outside its range has no UTF-8 form at all."""
+    assert b"a\xff" in encode("a\udcff")  # what decode_text() keeps stays
+    with pytest.raises(ValueError, match=what) as info:
+        encode("a\ud800")
+    assert not isinstance(info.value, UnicodeError)

@@ -13,6 +13,7 @@ from ctypes import byref, c_uint64
 from typing import Any
 
 from flux_ctypes.lib import lib
+from flux_ctypes.util import encode_text
 
 __all__ = ["JobID", "id_parse", "id_encode", "jobid_arg"]
 
@@ -47,7 +48,11 @@ def id_parse(jobid_str: Any) -> int:
     Raises OSError (EINVAL) when the text is no job ID, TypeError when it
     is not text."""
     if isinstance(jobid_str, str):
-        raw = jobid_str.encode("utf-8", "surrogateescape")
+        try:
+            raw = jobid_str.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate: no job ID has one
+            raise OSError(errno.EINVAL, "job ID text {!r} is not encodable as UTF-8".format(
+                jobid_str)) from None
     elif isinstance(jobid_str, bytes):
         raw = jobid_str
     else:
@@ -56,7 +61,11 @@ def id_parse(jobid_str: Any) -> int:
     if b"\0" in raw:
         raise OSError(errno.EINVAL, "job ID text contains a NUL character")
     out = c_uint64()
-    lib.flux_job_id_parse(raw, byref(out))
+    try:
+        lib.flux_job_id_parse(raw, byref(out))
+    except OSError as exc:  # C sets errno only: say which text
+        raise OSError(exc.errno, "{}: {!r} is not a job ID".format(
+            exc.strerror, jobid_str)) from None
     return out.value
 
 
@@ -68,9 +77,11 @@ def id_encode(jobid: Any, encoding: str = "f58") -> str:
     value = jobid_arg(int(jobid) if isinstance(jobid, JobID) else jobid)
     if not isinstance(encoding, str):
         raise TypeError("encoding must be str, not {}".format(type(encoding).__name__))
+    # no NUL (C would read "dec\0x" as "dec"), no lone surrogate
+    name = encode_text(encoding, "encoding")
     buf = ctypes.create_string_buffer(_ENCODE_BUFSZ)
     try:
-        lib.flux_job_id_encode(value, encoding.encode("utf-8"), buf, _ENCODE_BUFSZ)
+        lib.flux_job_id_encode(value, name, buf, _ENCODE_BUFSZ)
     except OSError as exc:
         if exc.errno == errno.EPROTO:
             raise OSError(

@@ -100,6 +100,9 @@ def _del_tree(tree: Dict[str, Any], key: str) -> None:
 def _full_key(key: str) -> str:
     # "duration" and "system.duration" are "attributes.system.duration";
     # "user.x" is "attributes.user.x"
+    if not isinstance(key, str):
+        raise TypeError("jobspec attribute key must be a str, not {}".format(
+            type(key).__name__))
     if key.startswith("attributes."):
         return key
     if not key.startswith(("system.", "user.")):
@@ -394,7 +397,13 @@ class Jobspec:
             raise ImportError(
                 "Jobspec.from_yaml_stream() needs PyYAML (pip install pyyaml); "
                 "for JSON use {}(**json.loads(text))".format(cls.__name__)) from None
-        data = yaml.safe_load(yaml_stream)
+        if not isinstance(yaml_stream, (str, bytes)) and not hasattr(yaml_stream, "read"):
+            raise TypeError("yaml_stream must be str, bytes or a file object, not {}".format(
+                type(yaml_stream).__name__))
+        try:
+            data = yaml.safe_load(yaml_stream)
+        except yaml.YAMLError as exc:
+            raise ValueError("yaml_stream is not a valid YAML jobspec: {}".format(exc)) from None
         if not isinstance(data, dict):
             raise ValueError("a jobspec must be a mapping, not {}".format(
                 type(data).__name__))
@@ -429,6 +438,9 @@ class Jobspec:
 
     def setattr_shell_option(self, key: str, val: Any) -> None:
         """Set job shell option ``key`` (dotted) to ``val``."""
+        if not isinstance(key, str):
+            raise TypeError("shell option key must be a str, not {}".format(
+                type(key).__name__))
         self.setattr("system.shell.options." + key, val)
 
     def _system(self, key: str) -> Any:

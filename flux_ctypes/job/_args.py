@@ -1,12 +1,13 @@
 """Argument checks shared by the job modules."""
 
 import errno
+import os
 from typing import Any
 
 from flux_ctypes.handle import Flux
 from flux_ctypes.util import encode_text
 
-__all__ = ["flux_handle_arg", "text_arg", "int_arg", "raise_future_error"]
+__all__ = ["flux_handle_arg", "text_arg", "int_arg", "raise_future_error", "job_error"]
 
 
 def flux_handle_arg(flux_handle: Any, name: str = "flux_handle") -> Any:
@@ -41,8 +42,21 @@ def int_arg(value: Any, name: str, low: int = -(2 ** 31), high: int = 2 ** 31 - 
     return int(value)
 
 
-def raise_future_error(future: Any, exc: OSError) -> "Any":
+def raise_future_error(future: Any, exc: OSError, jobid: Any = None) -> "Any":
     """Raise ``exc`` again with the future's own error text, as Flux wrote
-    it ("job 123 does not exist" rather than the errno's strerror)."""
+    it ("job 123 does not exist" rather than the errno's strerror).  Where
+    Flux sent none, the message names ``jobid`` (if given)."""
     text = future.error_string()
-    raise OSError(exc.errno, text or exc.strerror) from None
+    raise job_error(OSError(exc.errno, text or exc.strerror), jobid) from None
+
+
+def job_error(exc: OSError, jobid: Any) -> OSError:
+    """``exc`` (an error about job ``jobid``, an int) as a new OSError of the
+    same errno whose message names the job when its own is only the
+    errno's strerror (as services often send): "No such file or directory:
+    job 1234"."""
+    strerror = exc.strerror
+    if jobid is not None and exc.errno and (
+            not strerror or strerror == os.strerror(exc.errno)):
+        strerror = "{}: job {}".format(os.strerror(exc.errno), int(jobid))
+    return OSError(exc.errno, strerror)

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, Optional
 
 from flux_ctypes.future import Future
 from flux_ctypes.lib import flux_t, lib
-from flux_ctypes.job._args import flux_handle_arg, int_arg, text_arg
+from flux_ctypes.job._args import flux_handle_arg, int_arg, job_error, text_arg
 from flux_ctypes.job.JobID import jobid_arg
 
 __all__ = [
@@ -117,6 +117,7 @@ class JobEventWatchFuture(Future):
     # fulfilled by responses on the handle: blocking waits may be sliced
     # so that Ctrl-C gets through
     _sliced = True
+    jobid = None  # type: Any
 
     def __init__(self, future_handle: Any, flux_handle: Any = None, *,
                  fresh: bool = False) -> None:
@@ -143,7 +144,8 @@ class JobEventWatchFuture(Future):
             if exc.errno == errno.ENODATA:
                 self._state.needs_cancel = False
                 return None
-            raise OSError(exc.errno, self.error_string() or exc.strerror) from None
+            text = self.error_string() or exc.strerror
+            raise job_error(OSError(exc.errno, text), self.jobid) from None
         event = EventLogEvent((out.value or b"").decode("utf-8", "surrogateescape"))
         if autoreset:
             self.reset()
@@ -169,9 +171,12 @@ def event_watch_async(
     """Watch the entries of ``eventlog`` (a path in the job's KVS directory,
     e.g. ``guest.exec.eventlog``) of job ``jobid``; returns at once."""
     hptr = flux_handle_arg(flux_handle)
-    ptr = lib.flux_job_event_watch(hptr, jobid_arg(jobid), text_arg(eventlog, "eventlog"),
+    number = jobid_arg(jobid)
+    ptr = lib.flux_job_event_watch(hptr, number, text_arg(eventlog, "eventlog"),
                                    int_arg(flags, "flags"))
-    return JobEventWatchFuture(ptr, flux_handle, fresh=True)
+    future = JobEventWatchFuture(ptr, flux_handle, fresh=True)
+    future.jobid = number
+    return future
 
 
 def event_watch(

@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from flux_ctypes.constants import FLUX_JOB_LOOKUP_CURRENT
 from flux_ctypes.future import WaitAllFuture
 from flux_ctypes.lib import flux_error_t, lib
+from flux_ctypes.job._args import job_error
 from flux_ctypes.job.JobID import JobID
 from flux_ctypes.rpc import RPC
 
@@ -53,6 +54,13 @@ class JobInfoLookupRPC(RPC):
     """A job-info.lookup request; get_decode() decodes jobspec and R."""
 
     jobid = None  # type: Any
+
+    def get(self) -> Any:
+        """The response; an error job-info sends without text names the job."""
+        try:
+            return super().get()
+        except OSError as exc:
+            raise job_error(exc, self.jobid) from None
 
     def get_decode(self) -> Dict[str, Any]:
         data = self.get()
@@ -161,6 +169,11 @@ class JobKVSLookup:
         self.handle = flux_handle
         self.keys = list(keys)
         self.keyslookup = _lookup_keys(self.keys, original)
+        if isinstance(ids, (str, bytes, bytearray)):
+            # iterated, text is characters and bytes small ints: each a
+            # lookup of a job that is not the one meant
+            raise TypeError("ids must be an iterable of job IDs, not {} (for one job: "
+                            "[jobid])".format(type(ids).__name__))
         self.ids = [JobID(jobid) for jobid in ids]
         self.decode = decode
         self.original = original

@@ -24,6 +24,7 @@ from flux_ctypes.constants import (
 )
 from flux_ctypes.future import WaitAllFuture
 from flux_ctypes.job.info import JobInfo
+from flux_ctypes.job._args import job_error
 from flux_ctypes.job.JobID import JobID
 from flux_ctypes.rpc import RPC
 
@@ -140,6 +141,13 @@ class JobListIdRPC(RPC):
     """A job-list.list-id request for one job."""
 
     jobid = None  # type: Any
+
+    def get(self) -> Any:
+        """The response; an error job-list sends without text names the job."""
+        try:
+            return super().get()
+        except OSError as exc:
+            raise job_error(exc, self.jobid) from None
 
     def get_job(self) -> Dict[str, Any]:
         return self.get()["job"]  # type: ignore[no-any-return]

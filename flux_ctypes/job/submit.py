@@ -14,6 +14,7 @@ from flux_ctypes.constants import (
 )
 from flux_ctypes.future import Future
 from flux_ctypes.lib import lib
+from flux_ctypes.util import encode_text
 from flux_ctypes.job._args import flux_handle_arg, int_arg, raise_future_error
 from flux_ctypes.job.JobID import JobID
 from flux_ctypes.job.Jobspec import Jobspec
@@ -33,14 +34,14 @@ class SubmitFuture(Future):
 def _jobspec_bytes(jobspec: Any) -> bytes:
     if jobspec is None:
         raise OSError(errno.EINVAL, "jobspec must not be None")
+    # C reads the jobspec up to a NUL: one inside would submit a prefix
+    # silently, so it is refused, as a lone surrogate (no UTF-8 form) is
     if isinstance(jobspec, Jobspec):
-        return jobspec.dumps().encode("utf-8")
-    if isinstance(jobspec, str):
-        return jobspec.encode("utf-8", "surrogateescape")
-    if isinstance(jobspec, bytes):
-        return jobspec
+        return encode_text(jobspec.dumps(), "jobspec")
+    if isinstance(jobspec, (str, bytes)):
+        return encode_text(jobspec, "jobspec")
     if isinstance(jobspec, dict):
-        return json.dumps(jobspec, ensure_ascii=False).encode("utf-8")
+        return encode_text(json.dumps(jobspec, ensure_ascii=False), "jobspec")
     raise TypeError("jobspec must be a Jobspec, str, bytes or dict, not {}".format(
         type(jobspec).__name__))
 

@@ -73,6 +73,8 @@ def wait(flux_handle: Any, jobid: Any = FLUX_JOBID_ANY) -> JobWaitResult:
 class JobResultFuture(Future):
     """The future of result_async(): the job's result once it is inactive."""
 
+    jobid = None  # type: Any
+
     def get_dict(self) -> Optional[Dict[str, Any]]:
         """The result object flux_job_result() gives, as a dict."""
         self.wait_for()
@@ -80,7 +82,7 @@ class JobResultFuture(Future):
         try:
             lib.flux_job_result_get(self.handle, byref(out))
         except OSError as exc:
-            raise_future_error(self, exc)
+            raise_future_error(self, exc, self.jobid)
         if out.value is None:
             return None
         return json.loads(out.value.decode("utf-8", "surrogateescape"))  # type: ignore[no-any-return]
@@ -98,8 +100,11 @@ def result_async(flux_handle: Any, jobid: Any, flags: int = 0) -> JobResultFutur
     """The result of job ``jobid`` (any job, waitable or not, active or
     inactive), from its eventlog; returns at once."""
     hptr = flux_handle_arg(flux_handle)
-    ptr = lib.flux_job_result(hptr, jobid_arg(jobid), int_arg(flags, "flags"))
-    return JobResultFuture(ptr, keepalive=flux_handle, fresh=True)
+    number = jobid_arg(jobid)
+    ptr = lib.flux_job_result(hptr, number, int_arg(flags, "flags"))
+    future = JobResultFuture(ptr, keepalive=flux_handle, fresh=True)
+    future.jobid = number
+    return future
 
 
 def result(flux_handle: Any, jobid: Any, flags: int = 0) -> JobInfo:

@@ -91,6 +91,10 @@ class ResourceListRPC(FutureExt):
     FALLBACK = "sched.resource-status"
 
     def __init__(self, flux_handle: Flux, topic: str, nodeid: int = 0) -> None:
+        if not isinstance(flux_handle, Flux):
+            # else the request is never sent, and get() fails in the reactor
+            raise TypeError("flux_handle must be a Flux handle, not {}".format(
+                type(flux_handle).__name__))
         self.topic = topic
         self.nodeid = nodeid
         super().__init__(self._start, flux_handle=flux_handle)
