@@ -21,7 +21,10 @@ def encode_topic(topic: "Any") -> bytes:
     """A topic as UTF-8 bytes; None is EINVAL and other types TypeError,
     as in the official bindings."""
     if isinstance(topic, str):
-        data = _utf8(topic, "topic")
+        try:  # inline (not _utf8): once per message or RPC
+            data = topic.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = _utf8(topic, "topic")  # raises the ValueError
     elif isinstance(topic, bytes):
         data = topic
     else:
@@ -101,7 +104,11 @@ def encode_payload(payload: "Any") -> "Optional[bytes]":
     elif isinstance(payload, str):
         data = _utf8(payload, "payload")
     else:
-        return _utf8(_json_encode(payload), "payload")
+        text = _json_encode(payload)
+        try:  # inline (not _utf8): once per message or RPC
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return _utf8(text, "payload")  # raises the ValueError
     if b"\0" in data:
         # C reads a payload up to its first NUL: refuse rather than truncate
         raise ValueError("payload must not contain a NUL character")
