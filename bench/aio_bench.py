@@ -7,6 +7,8 @@ Each round, in one process and one handle, runs (order rotating):
 
 * callback: N ``h.rpc("broker.ping", ...).then(cb)``, then ``reactor_run()``
 * aio_wrap: ``await asyncio.gather(*(aio.wrap(h.rpc(...)) for ...))``
+* aio_gather: ``await aio.gather(*(h.rpc(...) for ...))`` (one asyncio
+  future for all)
 * aio_coro: gather of N coroutines, each ``await h.rpc(...)`` (asyncio
   makes a Task per coroutine)
 * sync_get: SEQ sequential ``h.rpc(...).get()``
@@ -14,8 +16,8 @@ Each round, in one process and one handle, runs (order rotating):
 
 each aio kind in a fresh ``aio.new_event_loop()``, and prints the median
 rate of each, with the client's CPU time per RPC (which the machine's
-other load disturbs less than the rates).  Targets: aio_wrap >= 1.0 x callback, aio_seq >= 0.9 x
-sync_get.  The last line is one JSON object (with each round's ratios);
+other load disturbs less than the rates).  Targets: gathering >= 1.0 x
+callback, aio_seq >= 0.9 x sync_get.  The last line is one JSON object (with each round's ratios);
 ``--json PATH`` writes it to PATH too.
 """
 
@@ -72,15 +74,17 @@ def aio_seq_rate(h, n):
         loop.close()
 
 
-def aio_rate(h, n, coroutines):
+def aio_rate(h, n, how):
     async def one(i):
         return await h.rpc("broker.ping", {"seq": i})
 
     async def main():
         with aio.attach(h):
             start, cpu = time.perf_counter(), time.process_time()
-            if coroutines:
+            if how == "coroutines":
                 results = await asyncio.gather(*(one(i) for i in range(n)))
+            elif how == "aio.gather":
+                results = await aio.gather(*(h.rpc("broker.ping", {"seq": i}) for i in range(n)))
             else:
                 results = await asyncio.gather(
                     *(aio.wrap(h.rpc("broker.ping", {"seq": i})) for i in range(n))
@@ -124,8 +128,9 @@ def main():
     try:
         kinds = {
             "callback": lambda h: callback_rate(h, args.n),
-            "aio_wrap": lambda h: aio_rate(h, args.n, False),
-            "aio_coro": lambda h: aio_rate(h, args.n, True),
+            "aio_wrap": lambda h: aio_rate(h, args.n, "wrap"),
+            "aio_gather": lambda h: aio_rate(h, args.n, "aio.gather"),
+            "aio_coro": lambda h: aio_rate(h, args.n, "coroutines"),
             "sync_get": lambda h: sync_rate(h, args.seq),
             "aio_seq": lambda h: aio_seq_rate(h, args.seq),
         }
@@ -147,6 +152,7 @@ def main():
         # ratios per round (the two sides ran back to back), then their median
         pairs = {
             "aio_wrap/callback": ("aio_wrap", "callback"),
+            "aio_gather/callback": ("aio_gather", "callback"),
             "aio_coro/callback": ("aio_coro", "callback"),
             "aio_seq/sync_get": ("aio_seq", "sync_get"),
         }

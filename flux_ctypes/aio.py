@@ -105,6 +105,7 @@ from flux_ctypes.future import Future
 from flux_ctypes.handle import Flux
 from flux_ctypes.lib import (
     DEAD,
+    closed_error,
     failed,
     flux_continuation_f,
     flux_reactor_t,
@@ -129,6 +130,7 @@ __all__ = [
     "attachment",
     "detach",
     "events",
+    "gather",
     "job_events",
     "new_event_loop",
     "result",
@@ -870,7 +872,10 @@ def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
     _completed[0] += 1
     try:
         if link.__class__ is not _Awaiting:
-            link.fulfilled()
+            if link.__class__ is _Gathering:
+                link.settle(key)
+            else:
+                link.fulfilled()
             return
         # An awaiter is settled here rather than by a method of its own: one
         # Python frame per response of a gather(), as a then() callback has.
@@ -1152,6 +1157,155 @@ def _await_in(loop: asyncio.AbstractEventLoop, fut: Future) -> "_Awaiting":
 
 
 Future.await_hook = wrap
+
+
+# -- awaiting many futures ---------------------------------------------------
+class _Gathering(_FutureBase, _Link):
+    """The asyncio future :func:`gather` returns: one for many Flux
+    futures, registered in _LINKS under one key per Flux future (C calls
+    back with the key, which says which future it was)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int,
+                 return_exceptions: bool) -> None:
+        super().__init__(loop=loop)
+        self._slots: Dict[int, Tuple[int, Future]] = {}  # key -> (index, future)
+        self._results: List[Any] = [None] * count
+        self._return_exceptions = return_exceptions
+        self._handles: Optional[Set[int]] = None
+        self._adding = True  # while gather() registers the futures
+
+    def add(self, index: int, fut: Future) -> None:
+        """Take ``fut``'s continuation for slot ``index``."""
+        ptr = fut._as_parameter_  # (CObject's protocol: DEAD once closed)
+        if ptr is DEAD:
+            raise closed_error(fut)
+        key = new_key()
+        _links_store(key, self)
+        self._slots[key] = (index, fut)
+        try:
+            rc = unchecked.flux_future_then(ptr, _NO_TIMEOUT, _on_fulfilled, c_void_p(key))
+            err = set_errno(0)
+            if rc < 0:
+                raise failed("flux_future_then", err)
+        except BaseException:
+            del self._slots[key]
+            _links_remove(key, None)
+            raise
+        fut.continuation_key = key
+
+    def settle(self, key: Optional[int]) -> None:
+        """C's callback for the future registered under ``key``."""
+        _links_remove(key, None)
+        slot = self._slots.pop(key, None) if key is not None else None
+        if slot is None:  # released meanwhile
+            return
+        index, fut = slot
+        if fut.continuation_key == key:
+            fut.continuation_key = 0
+        if state.exception is None and self._slots:
+            # the common case inlined (one Python frame per response, as a
+            # then() callback has): no exception pending, more to come
+            try:
+                self._results[index] = fut.get()
+                return
+            except Exception as exc:
+                exc.__traceback__ = None  # it would hold this frame, so fut
+                value, error = None, exc  # type: Tuple[Any, Optional[Exception]]
+        else:
+            value, error = _outcome(fut)
+        del fut
+        self.put(index, value, error)
+
+    def put(self, index: int, value: Any, error: Optional[Exception]) -> None:
+        if error is not None:
+            if not self._return_exceptions:
+                self.abort(error)
+                return
+            value = error
+        self._results[index] = value
+        if not self._slots and not self._adding and not self.done():
+            self.set_result(self._results)
+
+    def added_all(self) -> None:
+        self._adding = False
+        if not self._slots and not self.done():  # nothing was pending
+            self.set_result(self._results)
+
+    def fulfilled(self) -> None:  # pragma: no cover - _fulfilled_cb calls settle()
+        raise TypeError("a gather is settled by key")
+
+    def release(self) -> None:
+        """Let go of every Flux future still pending (late responses are
+        dropped, as for a cancelled wrap())."""
+        slots, self._slots = self._slots, {}
+        for key, (_, fut) in slots.items():
+            _links_remove(key, None)
+            if fut.continuation_key == key:
+                fut.continuation_key = 0
+
+    def abort(self, error: BaseException) -> None:
+        self.release()
+        if not self.done():
+            self.set_exception(error)
+
+    def belongs_to(self, att: Attachment) -> bool:
+        handles = self._handles
+        if handles is None:  # once: a detach visits this link once per key
+            handles = self._handles = {
+                _handle_address_of(fut) for _, fut in self._slots.values()}
+        return att.handle_address in handles
+
+    def cancel(self, *args: Any, **kwargs: Any) -> bool:
+        if not super().cancel(*args, **kwargs):
+            return False
+        self.release()
+        return True
+
+
+def gather(*futures: Future, return_exceptions: bool = False) -> "asyncio.Future[List[Any]]":
+    """One asyncio future for many Flux futures: its result is the list of
+    what each ``get()`` returns, in order, as ``asyncio.gather(*map(wrap,
+    futures))`` gives; the first exception is raised (and the others
+    forgotten), or with ``return_exceptions=True`` put in the list.
+
+    The fast path for bulk work: no asyncio future per Flux future, so it
+    costs what then() callbacks cost.  Each future's handle must be
+    attached to the running loop (see :func:`attach`) unless it is
+    fulfilled already; its one continuation is taken, as by wrap().
+    Cancelling the result forgets every Flux future still pending.
+    """
+    loop = _running_loop() or asyncio.get_event_loop()
+    gathering = _Gathering(loop, len(futures), return_exceptions)
+    served = None  # the last handle found to be served by this loop
+    try:
+        for index, fut in enumerate(futures):
+            if not isinstance(fut, Future):
+                raise TypeError("gather() needs flux_ctypes Futures, not {}".format(
+                    type(fut).__name__))
+            if fut.continuation_key:
+                if fut.continuation_key in gathering._slots:
+                    raise ValueError("gather(): the same Flux future is given twice")
+                raise OSError(errno.EEXIST, "{!r} already has a then() callback or "
+                              "another awaiter".format(fut))
+            owner = getattr(fut, "flux_handle", None)
+            if owner is None or owner is not served:
+                if not _serves(loop, fut):
+                    if lib.flux_future_is_ready(fut.handle):
+                        gathering.put(index, *_outcome(fut))
+                        if gathering.done():  # its exception ends the gather
+                            return gathering
+                        continue
+                    _event_loop(loop)  # raises TypeError for a loop of another kind
+                    raise RuntimeError(
+                        "the Flux handle of {!r} is not attached to this event loop: "
+                        "use flux_ctypes.aio.attach(handle) first".format(fut))
+                served = owner
+            gathering.add(index, fut)
+    except BaseException:
+        gathering.release()
+        raise
+    gathering.added_all()
+    return gathering
 
 
 async def result(fut: Future) -> Any:

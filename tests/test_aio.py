@@ -19,7 +19,7 @@ import pytest
 from flux_ctypes import Flux, Future, FutureExt, WaitAllFuture, aio
 from flux_ctypes.callbacks import registries
 from flux_ctypes.constants import FLUX_MSGTYPE_EVENT, FLUX_MSGTYPE_REQUEST, FLUX_RPC_STREAMING
-from flux_ctypes.lib import lib
+from flux_ctypes.lib import ClosedError, lib
 from helpers import interrupt_child, open_fds, unique
 
 # Without reference counting, a stream left by ``break`` (not closed by
@@ -356,6 +356,125 @@ def test_gather_of_coroutines(handle):
             return await asyncio.gather(*(ping(i) for i in range(200)))
 
     assert run(main) == list(range(200))
+
+
+# -- aio.gather: one asyncio future for many Flux futures -----------------------
+def test_aio_gather_10000_rpcs_in_order(handle):
+    n = 10000
+
+    async def main():
+        async with aio.attach(handle):
+            return await aio.gather(*(handle.rpc("broker.ping", {"seq": i}) for i in range(n)))
+
+    results = run(main)
+    assert [r["seq"] for r in results] == list(range(n))
+    assert aio_count() == 0
+
+
+def test_aio_gather_of_nothing_and_of_ready_futures(handle):
+    ready = [handle.rpc("broker.ping", {"seq": i}).wait_for() for i in range(2)]
+
+    async def main():
+        # fulfilled already: no attach needed, as for wrap()
+        return await aio.gather(), await aio.gather(*ready)
+
+    empty, results = run(main)
+    assert empty == []
+    assert [r["seq"] for r in results] == [0, 1]
+
+
+def test_aio_gather_return_exceptions(handle):
+    bad = unique("nosuch") + ".method"
+
+    async def main():
+        async with aio.attach(handle):
+            futs = [handle.rpc(bad if i == 5 else "broker.ping", {"seq": i}) for i in range(10)]
+            return await aio.gather(*futs, return_exceptions=True)
+
+    results = run(main)
+    assert isinstance(results[5], OSError) and results[5].errno == errno.ENOSYS
+    assert [r["seq"] for i, r in enumerate(results) if i != 5] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+
+
+def test_aio_gather_raises_the_first_error_and_forgets_the_rest(handle):
+    bad = unique("nosuch") + ".method"
+
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            held = [handle.rpc(svc.name + ".hold") for _ in range(3)]
+            with pytest.raises(OSError) as info:
+                await aio.gather(*held, handle.rpc(bad))
+            assert info.value.errno == errno.ENOSYS
+            assert aio_count() == 0  # the held ones were let go
+            assert all(f.continuation_key == 0 for f in held)
+            # ...so they can be awaited again, or given a then()
+            await until(lambda: len(svc.held) == 3)
+            for msg in svc.held:
+                handle.respond(msg, {"late": True})
+            assert await aio.gather(*held) == [{"late": True}] * 3
+
+    run(main)
+
+
+def test_aio_gather_cancel_forgets_the_rpcs(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            futs = [handle.rpc(svc.name + ".hold") for _ in range(4)]
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(aio.gather(*futs), 0.05)
+            assert aio_count() == 0
+            await until(lambda: len(svc.held) == 4)
+            for msg in svc.held:  # late responses are dropped quietly
+                handle.respond(msg, {"late": True})
+            assert (await aio.wrap(handle.rpc("broker.ping", {"seq": 1})))["seq"] == 1
+
+    run(main)  # fails if anything reached the exception handler
+
+
+def test_aio_gather_refuses_what_it_cannot_wait_for(handle):
+    async def main():
+        async with aio.attach(handle), Service(handle) as svc:
+            taken = handle.rpc(svc.name + ".hold").then(lambda f: None)
+            with pytest.raises(OSError) as info:
+                aio.gather(handle.rpc("broker.ping", {}), taken)
+            assert info.value.errno == errno.EEXIST
+            with pytest.raises(TypeError):
+                aio.gather(handle.rpc("broker.ping", {}), "not a future")
+            twice = handle.rpc("broker.ping", {})
+            with pytest.raises(ValueError):
+                aio.gather(twice, twice)
+            closed = handle.rpc("broker.ping", {})
+            closed.close()
+            with pytest.raises(ClosedError):
+                aio.gather(twice, closed)
+            assert (await aio.gather(twice))[0]["rank"] == 0  # not taken by the refusals
+            assert aio_count() == 0
+
+    run(main)
+
+
+def test_aio_gather_needs_the_handle_attached(flux_uri):
+    async def main():
+        with Flux(flux_uri) as other:
+            with pytest.raises(RuntimeError, match="attach"):
+                aio.gather(other.rpc("broker.ping", {}))
+
+    run(main)
+
+
+def test_aio_gather_detach_fails_it(flux_uri, handle):
+    async def main():
+        with Flux(flux_uri) as server:
+            async with aio.attach(server), Service(server) as svc:
+                att = aio.attach(handle)
+                gathering = aio.gather(*(handle.rpc(svc.name + ".hold") for _ in range(3)))
+                await until(lambda: len(svc.held) == 3)
+                att.detach()
+                with pytest.raises(aio.DetachedError):
+                    await gathering
+                assert aio_count() == 0
+
+    run(main)
 
 
 # -- cancellation --------------------------------------------------------------
