@@ -3,6 +3,7 @@
 listed and then canceled.  Prints one JSON line.  (Run by
 tests/test_tools.py; unchanged PSI/J.)"""
 import json
+import time
 
 import psij
 
@@ -29,7 +30,14 @@ report["failed"] = [str(failed.status.state), failed.status.exit_code]
 long.wait(target_states=[psij.JobState.ACTIVE])
 # native ids are f58 text, list() gives integers: compare as Flux job ids
 import flux.job  # noqa: E402
-report["listed"] = int(flux.job.JobID(long.native_id)) in [int(i) for i in ex.list()]
+# job-list learns of jobs from the job manager's journal, a moment after
+# the eventlog PSI/J watches: a job just started may not be listed yet.
+deadline = time.monotonic() + 10
+while True:
+    report["listed"] = int(flux.job.JobID(long.native_id)) in [int(i) for i in ex.list()]
+    if report["listed"] or time.monotonic() > deadline:
+        break
+    time.sleep(0.1)
 long.cancel()
 long.wait()
 report["canceled"] = str(long.status.state)
