@@ -24,7 +24,9 @@ import re
 from collections.abc import Iterable
 from typing import Any, Iterator, List, Union
 
-from flux_ctypes.lib import CObject, hostlist_t, lib, set_errno, take_string, unchecked
+from flux_ctypes.lib import (
+    DEAD, CObject, closed_error, hostlist_t, lib, set_errno, take_string, unchecked,
+)
 
 __all__ = ["Hostlist", "decode"]
 
@@ -85,8 +87,16 @@ class Hostlist(CObject):
         if handle is None:
             if isinstance(arg, str):
                 # the commonest use, one unchecked C call: its argument is
-                # bytes, checked by _c_text; NULL is its only failure
-                handle = unchecked.hostlist_decode(_c_text(arg, "Hostlist(arg)"))
+                # bytes, checked as _c_text does (inline for the usual text);
+                # NULL is its only failure
+                if "\0" not in arg and (len(arg) < 20 or not _HUGE_NUMBER.search(arg)):
+                    try:
+                        text = arg.encode("utf-8")
+                    except UnicodeEncodeError:
+                        text = _c_text(arg, "Hostlist(arg)")  # raises, naming it
+                else:
+                    text = _c_text(arg, "Hostlist(arg)")
+                handle = unchecked.hostlist_decode(text)
                 set_errno(0)
                 if not handle:
                     raise ValueError("Hostlist(arg): invalid hostlist {!r}".format(arg))
@@ -277,7 +287,10 @@ class Hostlist(CObject):
     # --- text ---------------------------------------------------------------
     def encode(self) -> str:
         """The RFC 29 string, ranges in brackets: ``"foo[0-3,7],bar"``."""
-        return take_string(unchecked.hostlist_encode(self.cptr), "hostlist_encode")
+        ptr = self._as_parameter_  # self.cptr, without the property's frame
+        if ptr is DEAD:
+            raise closed_error(self)
+        return take_string(unchecked.hostlist_encode(ptr), "hostlist_encode")
 
     __str__ = encode
 
