@@ -50,7 +50,8 @@ def main(paths):
         ok = ratio >= target if higher else ratio <= target
         vs_c = None
         if C_WORKLOADS.get(name):
-            c_paired = [o / c for r in runs for o, c in zip(
+            # (a run made with --only may not have this workload)
+            c_paired = [o / c for r in runs if name in r["samples"] for o, c in zip(
                 r["samples"][name].get("ctypes", []), r["samples"][name].get("c", [])) if c]
             if c_paired:
                 vs_c = statistics.median(c_paired)
