@@ -57,6 +57,18 @@ def from_yaml_stream(stream):
         return None
 
 
+def as_text(rng, data, bytes_share):
+    """``data`` as JSON text, cut short 30% of the time, as bytes
+    ``bytes_share`` of the time ("{" where JSON can't encode it)."""
+    try:
+        text = json.dumps(data)
+    except ValueError:
+        text = "{"
+    if rng.random() < 0.3:
+        text = text[:rng.randint(0, len(text))]
+    return text.encode() if rng.random() < bytes_share else text
+
+
 def rand_text(rng, alphabet=None, maxlen=12):
     alphabet = alphabet or (string.ascii_letters + string.digits + "[]-,.ƒ\0\udcff😀 ")
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, maxlen)))
@@ -416,14 +428,7 @@ def resource_group(rng, gen, report, calls, call, log, flux_handle):
                 data = mutate(rng, data, lambda: json_value(rng))
             return data
         if roll < 0.7:
-            data = mutate(rng, base, lambda: json_value(rng))
-            try:
-                text = json.dumps(data)
-            except ValueError:
-                text = "{"
-            if rng.random() < 0.3:
-                text = text[:rng.randint(0, len(text))]
-            return text.encode() if rng.random() < 0.2 else text
+            return as_text(rng, mutate(rng, base, lambda: json_value(rng)), 0.2)
         if roll < 0.8:
             return rng.choice(pool)
         return gen.generic()
@@ -842,13 +847,7 @@ def job_group(rng, gen, report, calls, call, log, uri):
                 data = mutate(rng, data, lambda: json_value(rng))
             if rng.random() < 0.5:
                 return data
-            try:
-                text = json.dumps(data)
-            except ValueError:
-                text = "{"
-            if rng.random() < 0.3:
-                text = text[:rng.randint(0, len(text))]
-            return text.encode() if rng.random() < 0.3 else text
+            return as_text(rng, data, 0.3)
         if roll < 0.45:
             return rng.choice(specs)
         if roll < 0.55:
