@@ -5,9 +5,11 @@ import os
 from typing import Any
 
 from flux_ctypes.handle import Flux
+from flux_ctypes.rpc import RPC
 from flux_ctypes.util import encode_text
 
-__all__ = ["flux_handle_arg", "text_arg", "int_arg", "raise_future_error", "job_error"]
+__all__ = ["flux_handle_arg", "text_arg", "int_arg", "raise_future_error", "job_error",
+           "JobRPC"]
 
 
 def flux_handle_arg(flux_handle: Any, name: str = "flux_handle") -> Any:
@@ -60,3 +62,16 @@ def job_error(exc: OSError, jobid: Any) -> OSError:
             not strerror or strerror == os.strerror(exc.errno)):
         strerror = "{}: job {}".format(os.strerror(exc.errno), int(jobid))
     return OSError(exc.errno, strerror)
+
+
+class JobRPC(RPC):
+    """An RPC about one job (``jobid``, set by whoever sends it): an error
+    the service sends without text names the job (see job_error)."""
+
+    jobid = None  # type: Any
+
+    def get(self) -> Any:
+        try:
+            return super().get()
+        except OSError as exc:
+            raise job_error(exc, self.jobid) from None

@@ -10,9 +10,8 @@ from typing import Any, Dict, Iterable, List, Optional
 from flux_ctypes.constants import FLUX_JOB_LOOKUP_CURRENT
 from flux_ctypes.future import WaitAllFuture
 from flux_ctypes.lib import flux_error_t, lib
-from flux_ctypes.job._args import job_error
+from flux_ctypes.job._args import JobRPC
 from flux_ctypes.job.JobID import JobID
-from flux_ctypes.rpc import RPC
 
 __all__ = [
     "JobInfoLookupRPC",
@@ -50,17 +49,8 @@ def decode_special_data(data: Dict[str, Any]) -> None:
             _decode_field(data, key)
 
 
-class JobInfoLookupRPC(RPC):
+class JobInfoLookupRPC(JobRPC):
     """A job-info.lookup request; get_decode() decodes jobspec and R."""
-
-    jobid = None  # type: Any
-
-    def get(self) -> Any:
-        """The response; an error job-info sends without text names the job."""
-        try:
-            return super().get()
-        except OSError as exc:
-            raise job_error(exc, self.jobid) from None
 
     def get_decode(self) -> Dict[str, Any]:
         data = self.get()

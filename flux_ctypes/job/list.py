@@ -24,7 +24,7 @@ from flux_ctypes.constants import (
 )
 from flux_ctypes.future import WaitAllFuture
 from flux_ctypes.job.info import JobInfo
-from flux_ctypes.job._args import job_error
+from flux_ctypes.job._args import JobRPC
 from flux_ctypes.job.JobID import JobID
 from flux_ctypes.rpc import RPC
 
@@ -137,17 +137,8 @@ def job_list_inactive(
     )
 
 
-class JobListIdRPC(RPC):
+class JobListIdRPC(JobRPC):
     """A job-list.list-id request for one job."""
-
-    jobid = None  # type: Any
-
-    def get(self) -> Any:
-        """The response; an error job-list sends without text names the job."""
-        try:
-            return super().get()
-        except OSError as exc:
-            raise job_error(exc, self.jobid) from None
 
     def get_job(self) -> Dict[str, Any]:
         return self.get()["job"]  # type: ignore[no-any-return]
