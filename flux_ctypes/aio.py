@@ -13,10 +13,11 @@ Run coroutines with :func:`run` (or a loop from :func:`new_event_loop`, or
 
 Why this design.  An asyncio loop spends its idle time in one place: its
 selector's ``select(timeout)``.  :class:`EventLoop` is asyncio's own
-``SelectorEventLoop`` with a selector whose wait *is* one iteration of a
-Flux reactor (``flux_reactor_run(r, FLUX_REACTOR_ONCE)``): asyncio's file
-descriptors are Flux fd watchers and its timeout a Flux timer watcher, as
-gbulb and qasync host asyncio on GLib and Qt.  Handles bound to the loop
+``SelectorEventLoop`` with a selector whose wait *is* a run of a Flux
+reactor (``flux_reactor_run(r, 0)``, stopped as soon as asyncio has
+something to do): asyncio's file descriptors are Flux fd watchers and its
+timeout a Flux timer watcher, as gbulb and qasync host asyncio on GLib and
+Qt.  Handles bound to the loop
 (:func:`attach` makes the loop's reactor theirs, ``flux_set_reactor``) have
 all their watchers in that same reactor, so libev itself decides how long
 asyncio may sleep: not at all while an idle watcher or a then() callback
@@ -25,9 +26,11 @@ or asyncio timer, or until any fd of either is ready.  Whatever works under
 ``reactor_run()`` -- continuations of composites of any depth, C-armed
 timeouts, prepare/check/idle watchers, futures fulfilled from plain asyncio
 code, message watchers, events, streams -- works the same here, with no
-polling and no guess at how many internal steps flux-core takes: every
-asyncio iteration is one reactor iteration, and the reactor never blocks
-while it has work.  The other way round (watching ``flux_pollfd()`` from
+polling and no guess at how many internal steps flux-core takes: the
+reactor runs until one of asyncio's fds is ready, its timeout passes, or a
+Flux callback hands asyncio work (a settled future's callbacks, a timer, a
+stop: the loop's ``call_soon``, ``call_at`` and ``stop`` end the run), and
+it never blocks while it has work.  The other way round (watching ``flux_pollfd()`` from
 someone else's loop, as this module did before) must infer from outside
 when the reactor ran dry, and timers C arms by itself stay invisible.
 
@@ -37,18 +40,34 @@ reactor, so :func:`attach` and :func:`wrap` refuse it with a
 :class:`EventLoopPolicy` to make ``asyncio.run()`` (and every new loop) an
 :class:`EventLoop`.
 
-Speed: a burst of responses is handled in one ``select()`` (up to
-``BURST`` reactor iterations while they complete awaiters -- any number of
-iterations is correct, this only trades latency); a response that ends a
-wait completes its awaiter in the same ``select()`` (libflux runs a
-continuation one iteration after the message that fulfils it); an RPC's
+Ctrl-C: libev resumes a wait a signal interrupted, so the loop makes its
+self-pipe Python's wakeup fd (``signal.set_wakeup_fd``): the byte Python's
+C-level handler writes ends the run.  The handler itself runs wherever
+Python code next runs -- often at a Flux callback's entry, where what it
+raises (KeyboardInterrupt) can't be caught by the callback and ctypes
+reports it to ``sys.unraisablehook``; select() takes it from there and
+raises it, as Python would have raised it in select() itself.  Where ctypes
+doesn't report it so (PyPy, CPython before 3.8) or someone else's wakeup fd
+is set, select() runs single iterations instead, which a signal ends; there
+a Ctrl-C whose handler runs at a callback's entry is printed and lost, as
+before this design (a loop busy with Flux traffic may need a second one).
+
+Speed: the reactor runs in C between asyncio's turns (``aio.gather`` of
+many RPCs is one run); a burst of responses that each give asyncio work
+(``asyncio.gather`` of wrapped RPCs) is handled in one turn (up to
+``BURST`` more iterations while they complete awaiters and more are
+outstanding -- any number of iterations is correct, this only trades
+latency); an RPC's
 loop is found by its handle, not by asyncio's running-loop lookup; C calls
 each response back into one Python frame, which settles the awaiter, and
 ``EventLoop.call_soon`` skips asyncio's two helper frames.  What remains
 per gathered RPC is mostly asyncio's own (a Future, gather's bookkeeping, a
 Handle per done callback).
 
-Limits, stated: a handle that lost its connection fails what waits on it
+Limits, stated: a Flux callback that itself runs the loop's reactor
+(``h.reactor_run()`` inside a Flux callback, while the loop waits) has that
+run ended early by whatever hands asyncio work.  A handle that lost its
+connection fails what waits on it
 with ECONNRESET, and (as it stops ``reactor_run()``) keeps waking the loop
 until its futures and watchers are gone.  A detached handle keeps the loop's
 reactor (a reactor can't be taken back from a handle), so it still works
@@ -80,7 +99,6 @@ import ctypes
 import errno
 import selectors
 import signal
-import socket
 import sys
 import threading
 import weakref
@@ -151,11 +169,6 @@ else:
 # How long one select() may block when asyncio has no timer (libev wakes at
 # least once a minute anyway).
 _FOREVER = 3600.0
-# Most extra reactor iterations one select() runs while they complete
-# awaiters (see FluxSelector.select).
-BURST = 256
-# Awaiters completed so far (one cell, bumped from the C callbacks).
-_completed = [0]
 
 
 def _address(ptr: Any) -> int:
@@ -241,24 +254,44 @@ def _fd_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
         entry[0]._fd_ready(entry[1], revents)
 
 
-_NO_REPEAT = c_double(0.0)
-# Set when select()'s timer fires (reset by each select()).
-_timed_out = [False]
-
-
-def _nothing_cb(reactor: Any, wptr: Any, revents: int, key: Optional[int]) -> None:
-    _timed_out[0] = True  # the select() timeout: it ends the wait, nothing else
-
-
 _on_fd = trampoline(flux_watcher_f, _fd_cb, c_void_p, c_void_p, c_int, c_void_p)
-_on_timeout = trampoline(flux_watcher_f, _nothing_cb, c_void_p, c_void_p, c_int, c_void_p)
+
+_NO_REPEAT = c_double(0.0)
+# Most single reactor iterations one select() adds while they complete
+# awaiters (see FluxSelector.select).
+BURST = 256
+# Awaiters completed so far (one cell, bumped from the C callbacks).
+_completed = [0]
+# Whether ctypes reports what a callback raised to sys.unraisablehook
+# (CPython 3.8 on), where select() can catch what a signal handler raised
+# at a callback's entry (see FluxSelector._interrupted).
+_UNRAISABLE_CALLBACKS = sys.implementation.name == "cpython" and sys.version_info >= (3, 8)
+_stop_in_c: Any = None
+
+
+def _stop_callback() -> Any:
+    """``flux_reactor_stop`` itself as a watcher callback: select()'s
+    timer ends its run without a trip through Python.
+
+    C calls a watcher callback as ``cb(r, w, revents, arg)`` and
+    ``flux_reactor_stop(r)`` takes the first of these only.  On the ABIs
+    Linux runs on, arguments travel in registers (or a caller-cleaned
+    stack) and a callee ignores those it doesn't take, as GLib's callbacks
+    with fewer parameters than their signal's rely on."""
+    global _stop_in_c
+    if _stop_in_c is None:
+        lib.flux_reactor_stop  # the library and the table entry exist
+        _stop_in_c = ctypes.cast(load_library().cdll["flux_reactor_stop"], flux_watcher_f)
+    return _stop_in_c
 
 
 class FluxSelector(selectors.BaseSelector):
     """A :mod:`selectors` selector that waits in a Flux reactor: registered
-    fds are Flux fd watchers, and ``select(timeout)`` is one iteration of
-    the reactor, which also runs every other Flux watcher and continuation
-    that is due.  Owns one reference on its reactor (``reactor``)."""
+    fds are Flux fd watchers, and ``select(timeout)`` runs the reactor, with
+    every other Flux watcher and continuation that is due, until asyncio
+    has something to do: one of its fds is ready, its timeout passed, or a
+    Flux callback gave it work (:meth:`wake`).  Owns one reference on its
+    reactor (``reactor``)."""
 
     def __init__(self) -> None:
         self._reactor: Any = lib.flux_reactor_create(0)
@@ -271,8 +304,20 @@ class FluxSelector(selectors.BaseSelector):
         self._lost_seen = False  # a handle of this reactor lost its connection
         self._held = False  # the last iteration left referenced watchers active
         self._closed = False
+        self._woken = False  # wake() stopped this select()'s run
         self._timer: Any = None
         self._make_timer()
+        # this select()'s run flags, and whether wake_soon() found more
+        # awaiters outstanding (see select)
+        self._flags = 0
+        self._burst = False
+        # Whether a signal writes to an fd registered here (the loop's
+        # self-pipe; else select() runs single iterations).
+        self.signals_wake = True
+        # Whether this select() runs where Python handles signals (the main
+        # thread): set by EventLoop.run_forever().
+        self.main_thread = False
+        self._hook_saved: Any = None
         self.loop: "Optional[EventLoop]" = None
         self.iterations = 0  # select() calls, to see that idle is idle
         self.loop_ref: "Callable[[], Optional[EventLoop]]" = _no_loop
@@ -283,7 +328,28 @@ class FluxSelector(selectors.BaseSelector):
         return self._reactor
 
     def _make_timer(self) -> None:
-        self._timer = lib.flux_timer_watcher_create(self._reactor, 0.0, 0.0, _on_timeout, None)
+        self._timer = lib.flux_timer_watcher_create(
+            self._reactor, 0.0, 0.0, _stop_callback(), None
+        )
+
+    def wake(self) -> None:
+        """End the wait in progress, if any: a Flux callback gave asyncio
+        work (a stop, an fd's readiness)."""
+        if self._selecting and not self._woken:
+            self._woken = True
+            unchecked.flux_reactor_stop(self._reactor)
+
+    def wake_soon(self) -> None:
+        """Like wake(), for a ready callback or timer; with more awaiters
+        outstanding (a gather's responses keep coming), select() first
+        runs single iterations while they complete some, so that asyncio
+        runs their callbacks in one turn rather than one turn each."""
+        if not self._selecting or self._woken:
+            return
+        self._woken = True
+        self._burst = bool(_links_count())
+        if not self._flags:  # (single iterations end anyway)
+            unchecked.flux_reactor_stop(self._reactor)
 
     # -- BaseSelector ------------------------------------------------------
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
@@ -352,7 +418,13 @@ class FluxSelector(selectors.BaseSelector):
     def _fd_ready(self, fd: int, revents: int) -> None:
         ready = self._ready
         ready[fd] = ready.get(fd, 0) | revents
-        if not self._selecting:
+        if self._selecting:
+            # Always, even after wake(): a stop made before ev_run() began
+            # (a signal handler's call_soon_threadsafe() just before it)
+            # is reset by it, but the self-pipe's byte then lands here.
+            self._woken = True
+            unchecked.flux_reactor_stop(self._reactor)
+        else:
             # A reactor_run() outside select() (from a coroutine): libev
             # watches levels, so rest until the next select() reports it.
             entry = self._watchers.get(fd)
@@ -368,15 +440,26 @@ class FluxSelector(selectors.BaseSelector):
                 lib.flux_watcher_start(self._watchers[fd][0])
             self._paused.clear()
         timer = None
-        if self._ready or (timeout is not None and timeout <= 0):
+        waits = not self._ready and (timeout is None or timeout > 0)
+        if not waits:
             flags = FLUX_REACTOR_NOWAIT
         else:
-            flags = FLUX_REACTOR_ONCE
-            # libev blocks only while some referenced watcher is active;
+            # Run until stopped: by an fd (the self-pipe included: signals
+            # and other threads write to it) or wake() (Python), by the
+            # timer or the idle watcher (C), or by a Flux callback's error.
+            # Every iteration in between is libev's own loop in C.  Unless
+            # signals don't reach the self-pipe, or what a signal handler
+            # raises at a callback's entry would go unseen: then single
+            # iterations, which a signal ends (libev's poll returns on EINTR).
+            if self.signals_wake and (_UNRAISABLE_CALLBACKS or not self.main_thread):
+                flags = 0
+            else:
+                flags = FLUX_REACTOR_ONCE
+            # libev runs only while some referenced watcher is active;
             # asyncio's fds are unreferenced, so the timer holds it.  With no
-            # deadline and referenced watchers left by the last iteration,
-            # it isn't needed (if they went meanwhile, this iteration just
-            # doesn't block, and the next one has the timer).
+            # deadline and referenced watchers left by the last run, it
+            # isn't needed (if they went meanwhile, the run just returns, and
+            # the next one has the timer).
             if timeout is not None or not self._held:
                 timer = self._timer
                 if timeout is None:
@@ -386,43 +469,53 @@ class FluxSelector(selectors.BaseSelector):
                     # old as the last iteration: bring it up to date first.
                     lib.flux_reactor_now_update(reactor)
                 # unchecked (void functions, arguments as C takes them):
-                # a blocking select() per sequential await makes these three
+                # a blocking select() per sequential await makes these
                 unchecked.flux_timer_watcher_reset(timer, c_double(timeout), _NO_REPEAT)
                 unchecked.flux_watcher_start(timer)
+        self._flags = flags
         st = state
         self._selecting = True
+        self._woken = self._burst = False
         st.reactor_depth += 1
         run = _reactor_run()
+        hook = None
+        if flags == 0 and self.main_thread:
+            # (3.8+ where flags is 0 in the main thread)
+            hook = self._hook_saved = getattr(sys, "unraisablehook")
+            setattr(sys, "unraisablehook", self._interrupted)
         try:
             mark = _completed[0]
-            _timed_out[0] = False
             # ev_run() returns how many referenced watchers are active, or
             # -1 when stopped with an error.
             active = run(reactor, flags)
-            # While iterations complete awaiters (a burst of responses), run
-            # a few more before asyncio's turn, to spread its per-iteration
-            # cost.  Any number of reactor iterations per select() is
-            # correct: this only trades a little latency for throughput.
-            # A wait that Flux ended (not asyncio's fds, not the timeout)
-            # gets one more at least: libflux calls a future's continuation
-            # one iteration after the message that fulfils it, so an awaited
-            # response completes in this select() instead of the next one.
-            # None more once nothing waits (the last awaiter just completed).
-            woke = flags == FLUX_REACTOR_ONCE and not _timed_out[0]
-            turns = BURST
-            while (turns and active >= 0 and not self._ready
-                   and (woke or (_completed[0] != mark and _links_count()))):
-                woke = False
-                mark = _completed[0]
-                active = run(reactor, FLUX_REACTOR_NOWAIT)
-                turns -= 1
-            failed = active < 0
+            extra = flags == FLUX_REACTOR_ONCE
+            if extra or self._burst:
+                # While iterations complete awaiters and more are
+                # outstanding (a burst of responses), a few more before
+                # asyncio's turn, to spread its per-turn cost: any number
+                # of iterations is correct, this only trades a little
+                # latency.  After a single iteration, one more anyway:
+                # libflux calls a future's continuation one iteration after
+                # the message that fulfils it.
+                turns = BURST
+                while (turns and active >= 0 and not self._ready
+                       and (extra or (_completed[0] != mark and _links_count()))):
+                    extra = False
+                    mark = _completed[0]
+                    active = run(reactor, FLUX_REACTOR_NOWAIT)
+                    turns -= 1
+            # A stop (the C watchers' or wake()'s) clears the error flag a
+            # failing callback set in the same iteration: its exception
+            # says so.
+            failed = active < 0 or st.exception is not None
             if timer is not None:
                 active -= 1
             self._held = active > 0
         finally:
             st.reactor_depth -= 1
             self._selecting = False
+            if hook is not None:
+                setattr(sys, "unraisablehook", hook)
             if timer is not None:
                 unchecked.flux_watcher_stop(timer)
         if failed:
@@ -446,6 +539,21 @@ class FluxSelector(selectors.BaseSelector):
             if events:
                 out.append((key, events))
         return out
+
+    def _interrupted(self, unraisable: Any) -> None:
+        """sys.unraisablehook while select() runs the reactor in the main
+        thread.  A signal's Python handler runs where Python code next
+        runs: maybe at a callback's entry (before the callback's own
+        ``try`` can see what it raises) or in a weakref callback, and what
+        it raises (KeyboardInterrupt) is then reported as unraisable.  Keep
+        that for select() to raise, as Python would raise it in select()
+        itself; what a callback raised at its entry too.  The rest goes to
+        the hook that was there."""
+        exc = unraisable.exc_value
+        if not isinstance(exc, Exception) or "ctypes callback" in (unraisable.err_msg or ""):
+            fail(exc, self._reactor)
+        else:
+            self._hook_saved(unraisable)
 
     def _stopped_with_error(self) -> None:
         """The reactor stopped with an error: a Flux callback raised, or a
@@ -518,17 +626,15 @@ class EventLoop(asyncio.SelectorEventLoop):
         selector.loop = self
         selector.loop_ref = weakref.ref(self)
         self.flux_selector = selector
-        # Python runs its signal handlers (KeyboardInterrupt) only between
-        # C calls, and libev resumes a wait a signal interrupted in its own
-        # code: a signal that lands there would wait for the next event.
-        # Python's C-level handler writes to the wakeup fd, watched here,
-        # so the reactor wakes and the handler runs.
-        self._signal_wake, self._signal_wake_writer = socket.socketpair()
-        for sock in (self._signal_wake, self._signal_wake_writer):
-            sock.setblocking(False)
-        self.add_reader(self._signal_wake.fileno(), self._drain_signal_wake)
+        # libev resumes a wait a signal interrupted: Python's C-level
+        # handler must write to the self-pipe (run_forever) to end it.
+        self._wake = selector.wake
+        self._wake_soon = selector.wake_soon
 
-    if sys.version_info >= (3, 7):  # 3.6's takes no context
+    # What a Flux callback may do to the loop while select() waits, and
+    # asyncio must see before waiting on: call_soon() (a settled future's
+    # done callbacks), call_at() (call_later's too), stop().
+    if sys.version_info >= (3, 7):  # 3.6's take no context
 
         def call_soon(  # type: ignore[override]
             self, callback: Callable[..., Any], *args: Any, context: Any = None
@@ -538,29 +644,54 @@ class EventLoop(asyncio.SelectorEventLoop):
             calls it once per done callback (gather's, a task's wakeup).
             A closed or debug loop takes asyncio's path, checks and all."""
             if self._closed or self._debug:  # type: ignore[attr-defined]
-                return super().call_soon(callback, *args, context=context)
-            handle = _Handle(callback, args, self, context)
-            self._ready.append(handle)  # type: ignore[attr-defined]
+                handle = super().call_soon(callback, *args, context=context)
+            else:
+                handle = _Handle(callback, args, self, context)
+                self._ready.append(handle)  # type: ignore[attr-defined]
+            self._wake_soon()
             return handle
 
-    def _drain_signal_wake(self) -> None:
-        try:
-            while self._signal_wake.recv(4096):
-                pass
-        except OSError:  # drained (EAGAIN)
-            pass
+        def call_at(  # type: ignore[override]
+            self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None
+        ) -> asyncio.TimerHandle:
+            handle = super().call_at(when, callback, *args, context=context)
+            self._wake_soon()
+            return handle
+
+    else:
+
+        def call_soon(self, callback: Callable[..., Any], *args: Any) -> asyncio.Handle:
+            handle = super().call_soon(callback, *args)
+            self._wake_soon()
+            return handle
+
+        def call_at(  # type: ignore[override]
+            self, when: float, callback: Callable[..., Any], *args: Any
+        ) -> asyncio.TimerHandle:
+            handle = super().call_at(when, callback, *args)
+            self._wake_soon()
+            return handle
+
+    def stop(self) -> None:
+        super().stop()
+        self._wake()
 
     def run_forever(self) -> None:
         installed = False
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.set_wakeup_fd(self._signal_wake_writer.fileno())
-            if previous != -1:  # someone else's (asyncio's add_signal_handler)
-                signal.set_wakeup_fd(previous)
-            else:
+        selector = self.flux_selector
+        selector.main_thread = threading.current_thread() is threading.main_thread()
+        if selector.main_thread:
+            pipe = self._csock.fileno()  # type: ignore[attr-defined]
+            previous = signal.set_wakeup_fd(pipe)
+            if previous == -1:
                 installed = True
+            elif previous != pipe:  # someone else's: keep it
+                signal.set_wakeup_fd(previous)
+                selector.signals_wake = False
         try:
             super().run_forever()
         finally:
+            selector.signals_wake = True
             if installed:
                 signal.set_wakeup_fd(-1)
 
@@ -574,10 +705,6 @@ class EventLoop(asyncio.SelectorEventLoop):
             for att in _attachments_of(self.flux_selector):
                 att._uses = 1
                 att.detach()
-            if not self.is_closed():
-                self.remove_reader(self._signal_wake.fileno())
-                self._signal_wake.close()
-                self._signal_wake_writer.close()
         super().close()
 
 
@@ -915,7 +1042,10 @@ def _fulfilled_cb(fptr: Any, key: Optional[int]) -> None:
                 else:
                     waiting.set_exception(error)
     except BaseException as exc:  # nothing may cross back into C
-        fail(exc, lib.flux_future_get_reactor(fptr))
+        # Not fptr's reactor: the future may be gone already (del fut).
+        # Links are called back in their loop's thread, from its reactor.
+        loop = _running_loop()
+        fail(exc, loop.reactor if isinstance(loop, EventLoop) else None)
 
 
 _on_fulfilled = trampoline(flux_continuation_f, _fulfilled_cb, c_void_p, c_void_p)

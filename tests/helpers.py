@@ -10,6 +10,7 @@ import gc
 import itertools
 import os
 import platform
+import random
 import select
 import signal
 import subprocess
@@ -202,6 +203,41 @@ def interrupt_child(setup, blocking, ready_line):
     assert "KeyboardInterrupt" in out, err
     assert "finally ran" in out
     assert proc.returncode == 0
+
+
+def interrupt_busy_child(setup, busy, ready_line, tries):
+    """Like interrupt_child(), but the child is busy (``busy`` loops on
+    Flux traffic forever) and SIGINT lands at a random moment of its work,
+    ``tries`` times: each must raise KeyboardInterrupt out of ``busy``.
+    Returns how many did (all of them, or the assertion says which
+    failed how)."""
+    code = CTRL_C_TEMPLATE.format(root=ROOT, setup=setup, blocking=busy)
+    rng = random.Random(tries)
+    for attempt in range(tries):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        )
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, "the child printed nothing in 60 s"
+            assert proc.stdout.readline().strip() == ready_line
+            time.sleep(rng.uniform(0.01, 0.2))
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+                pytest.fail("attempt {}: SIGINT lost, the child kept running: {}".format(
+                    attempt, err[-2000:]))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert "KeyboardInterrupt" in out, (attempt, err[-2000:])
+        assert "finally ran" in out
+    return tries
 
 
 # -- jobs ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from flux_ctypes import Flux, Future, FutureExt, WaitAllFuture, aio
 from flux_ctypes.callbacks import registries
 from flux_ctypes.constants import FLUX_MSGTYPE_EVENT, FLUX_MSGTYPE_REQUEST, FLUX_RPC_STREAMING
 from flux_ctypes.lib import ClosedError, lib
-from helpers import interrupt_child, open_fds, unique
+from helpers import interrupt_busy_child, interrupt_child, open_fds, unique
 
 # Without reference counting, a stream left by ``break`` (not closed by
 # ``async with``) is closed when the garbage collector finds it.
@@ -1245,6 +1245,61 @@ def test_ctrl_c_stops_aio_run(flux_uri):
         "        await asyncio.sleep(60)\n"
     )
     interrupt_child(setup, "aio.run(main())", "ready")
+
+
+BUSY_LOOPS = {
+    "await": "        while True:\n            await h.rpc('broker.ping', {})\n",
+    "aio.gather": (
+        "        while True:\n"
+        "            await aio.gather(*(h.rpc('broker.ping', {}) for _ in range(100)))\n"
+    ),
+    "asyncio.gather": (
+        "        while True:\n"
+        "            await asyncio.gather(*(aio.wrap(h.rpc('broker.ping', {}))\n"
+        "                                   for _ in range(100)))\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("busy", sorted(BUSY_LOOPS))
+@pytest.mark.parametrize("runner", ["aio.run", "asyncio.run"])
+def test_ctrl_c_stops_a_busy_loop(flux_uri, busy, runner):
+    """Ctrl-C at any moment of a loop busy with Flux traffic raises
+    KeyboardInterrupt: the signal may land while C runs a Flux callback
+    (whose entry then raises it) as well as in the wait."""
+    if runner == "asyncio.run" and sys.version_info < (3, 7):
+        pytest.skip("asyncio.run() is Python 3.7+")
+    if platform.python_implementation() != "CPython" or sys.version_info < (3, 8):
+        pytest.skip("here ctypes prints what a callback raised at its entry instead of "
+                    "reporting it to sys.unraisablehook: such a Ctrl-C is lost (aio's "
+                    "docstring states the limit)")
+    setup = (
+        "import asyncio\n"
+        "from flux_ctypes import aio\n"
+        "asyncio.set_event_loop_policy(aio.EventLoopPolicy())\n"
+        "async def main():\n"
+        "    with aio.attach(h):\n"
+        "        await h.rpc('broker.ping', {})\n"
+        "        print('ready', flush=True)\n"
+    ) + BUSY_LOOPS[busy]
+    assert interrupt_busy_child(setup, "{}(main())".format(runner), "ready", 6) == 6
+
+
+def test_keyboard_interrupt_from_an_awaited_get_leaves_the_loop(flux_uri):
+    """What an awaited future's get() raises beyond Exception (Ctrl-C
+    inside it) ends the loop, as it ends reactor_run()."""
+
+    def interrupted():
+        raise KeyboardInterrupt("inside get()")
+
+    async def main():
+        with Flux(flux_uri) as h, aio.attach(h):
+            future = h.rpc("broker.ping", {})
+            future.get = interrupted
+            await future
+
+    with pytest.raises(KeyboardInterrupt, match="inside get"):
+        aio.run(main())
 
 
 def test_job_events_stream_a_jobs_eventlog(flux_uri):
