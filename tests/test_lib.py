@@ -136,6 +136,24 @@ def test_table_is_well_formed():
             assert fn.restype in (ctypes.c_int, ctypes.c_ssize_t), fn
 
 
+# What a function that talks to a broker or waits has in its name.
+_IO_WORDS = ("send", "recv", "rpc", "wait", "run", "open", "close", "connect", "commit",
+             "lookup", "publish", "respond", "subscribe", "submit", "barrier", "attr_",
+             "service", "log", "create_watcher", "reconnect")
+
+
+def test_quick_functions_do_no_io():
+    """Quick functions are called holding the GIL (no other Python thread
+    runs meanwhile): none of them may talk to a broker or wait."""
+    quick = [fn for fn in flux_lib.FUNCTIONS if fn.quick]
+    assert any(fn.name == "flux_msg_set_topic" for fn in quick)
+    for fn in quick:
+        words = [w for w in _IO_WORDS if w in fn.name]
+        # messages are only built and read, whatever the names say
+        pure = fn.name.startswith("flux_msg_") or fn.name.endswith(("_encode", "_decode"))
+        assert not words or pure or fn.name == "flux_job_waitstatus_to_exitcode", (fn, words)
+
+
 def test_opaque_types_are_distinct():
     library_or_skip()
     msg = flux_lib.lib.flux_msg_create(constants.FLUX_MSGTYPE_REQUEST)

@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
         # the first flux-core release with it, and the first without it
         added: Optional[Version] = None
         removed: Optional[Version] = None
+        # works in memory only (no I/O, never waits): called without
+        # releasing the GIL (see lib.bind)
+        quick: bool = False
 
     class LoadedLibrary(NamedTuple):
         """Which libflux-core was loaded, from where, and by which rule."""
@@ -44,8 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
         version_tuple: Tuple[int, ...]
 
 else:  # the same records, made without typing (a third of 'import flux_ctypes')
-    Fn = namedtuple("Fn", "name restype argtypes errors variadic library added removed")
-    Fn.__new__.__defaults__ = (False, "core", None, None)
+    Fn = namedtuple("Fn", "name restype argtypes errors variadic library added removed quick")
+    Fn.__new__.__defaults__ = (False, "core", None, None, False)
     Fn.__doc__ = """One C function: how to call it, how it reports errors, which
     library has it, and in which flux-core releases."""
 
@@ -57,5 +60,6 @@ def fn(
     name: str, restype: "Any", argtypes: "Sequence[Any]", errors: str = NONE,
     variadic: bool = False, library: str = "core",
     added: "Optional[Version]" = None, removed: "Optional[Version]" = None,
+    quick: bool = False,
 ) -> Fn:
-    return Fn(name, restype, tuple(argtypes), errors, variadic, library, added, removed)
+    return Fn(name, restype, tuple(argtypes), errors, variadic, library, added, removed, quick)

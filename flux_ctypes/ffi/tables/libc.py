@@ -8,6 +8,6 @@ from flux_ctypes.ffi.types import NONE
 
 # fmt: off
 FUNCTIONS = (
-    fn("free", None, [c_void_p], NONE, library="libc"),
+    fn("free", None, [c_void_p], NONE, library="libc", quick=True),
 )
 # fmt: on
