@@ -38,6 +38,13 @@ HostsArg = Union[str, "Hostlist", "Iterable[str]"]
 # number without an error, so such input is refused before C sees it.
 _HUGE_NUMBER = re.compile(r"[0-9]{20,}(?=$|[,\s\]-])")
 _ULONG_MAX = 2 ** 64 - 1
+# Searching for it costs more than the rest of Hostlist(str) in Python (a
+# regex search is ~4k instructions on a 35-character list).  A run of 20
+# digits is cheaper to rule out: the UTF-8 text, with each ASCII digit made
+# "0" and every other byte " " (no byte of a multi-byte UTF-8 character is
+# a digit), has no run of twenty "0"s.
+_DIGITS_AS_0 = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_TWENTY_DIGITS = "0" * 20
 
 
 def _check_numbers(text: str, what: str) -> None:
@@ -87,14 +94,20 @@ class Hostlist(CObject):
         if handle is None:
             if isinstance(arg, str):
                 # the commonest use, one unchecked C call: its argument is
-                # bytes, checked as _c_text does (inline for the usual text);
-                # NULL is its only failure
-                if "\0" not in arg and (len(arg) < 20 or not _HUGE_NUMBER.search(arg)):
+                # bytes, checked as _c_text does (inline for the usual text,
+                # _c_text's own checks where it may fail: it raises naming
+                # the parameter); NULL is its only failure
+                text = None
+                if "\0" not in arg:
                     try:
-                        text = arg.encode("utf-8")
+                        text = arg.encode()  # UTF-8, strict
                     except UnicodeEncodeError:
-                        text = _c_text(arg, "Hostlist(arg)")  # raises, naming it
-                else:
+                        pass
+                    else:
+                        if len(text) >= 20 and (
+                                _TWENTY_DIGITS in text.translate(_DIGITS_AS_0).decode()):
+                            text = None  # a number perhaps too large for C
+                if text is None:
                     text = _c_text(arg, "Hostlist(arg)")
                 handle = unchecked.hostlist_decode(text)
                 set_errno(0)
