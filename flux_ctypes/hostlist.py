@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from typing import Any, Iterator, List, Union
 
 from flux_ctypes.lib import (
-    DEAD, CObject, closed_error, hostlist_t, lib, set_errno, take_string, unchecked,
+    DEAD, NONE, CObject, bind_unchecked, closed_error, failed, hostlist_t, lib,
+    set_errno, table, unchecked,
 )
 
 __all__ = ["Hostlist", "decode"]
@@ -70,6 +71,25 @@ def _c_text(value: Any, what: str) -> bytes:
             what, value, exc.reason)) from None
 
 
+# The C functions of parse+encode, bound by the first Hostlist (importing
+# this module loads no library) and kept here: a module global is the
+# cheapest lookup there is, where ``unchecked.x`` passes through its
+# namespace's __getattr__ hook (~400 instructions a read, three a parse+encode).
+_decode = None  # type: Any
+_encode = None  # type: Any
+_free = None  # type: Any
+
+
+def _bind() -> None:
+    global _decode, _encode, _free
+    # hostlist_decode's NULL is reported as a malformed list whatever errno
+    # says: bound without use_errno, it leaves ctypes' errno copy alone, so
+    # nothing needs clearing after it (see lib's error conventions)
+    _decode = bind_unchecked(table()["hostlist_decode"]._replace(errors=NONE))
+    _encode = unchecked.hostlist_encode
+    _free = unchecked.free
+
+
 class Hostlist(CObject):
     """An ordered list of host names, read from and written as RFC 29
     hostlist strings.
@@ -109,8 +129,12 @@ class Hostlist(CObject):
                             text = None  # a number perhaps too large for C
                 if text is None:
                     text = _c_text(arg, "Hostlist(arg)")
-                handle = unchecked.hostlist_decode(text)
-                set_errno(0)
+                if _decode is None:
+                    _bind()
+                try:
+                    handle = _decode(text)
+                except OSError:  # traced (FLUX_CTYPES_TRACE): the checked binding
+                    handle = None
                 if not handle:
                     raise ValueError("Hostlist(arg): invalid hostlist {!r}".format(arg))
             else:
@@ -303,7 +327,17 @@ class Hostlist(CObject):
         ptr = self._as_parameter_  # self.cptr, without the property's frame
         if ptr is DEAD:
             raise closed_error(self)
-        return take_string(unchecked.hostlist_encode(ptr), "hostlist_encode")
+        if _encode is None:
+            _bind()
+        # lib.take_string, inline: the malloc'd text copied, then freed
+        text = _encode(ptr)
+        err = set_errno(0)
+        if not text:
+            raise failed("hostlist_encode", err)
+        try:
+            return text.value.decode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+        finally:
+            _free(text)
 
     __str__ = encode
 
