@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from typing import Any, Iterator, List, Union
 
 from flux_ctypes.lib import (
-    DEAD, NONE, CObject, bind_unchecked, closed_error, failed, hostlist_t, lib,
-    set_errno, table, unchecked,
+    DEAD, NONE, CObject, bind_unchecked, closed_error, destructor, failed, hostlist_t,
+    lib, own, set_errno, table, unchecked,
 )
 
 __all__ = ["Hostlist", "decode"]
@@ -78,10 +78,18 @@ def _c_text(value: Any, what: str) -> bytes:
 _decode = None  # type: Any
 _encode = None  # type: Any
 _free = None  # type: Any
+# lib.destructor("hostlist_destroy"), and the lib.hostlist_destroy it was
+# chosen for (see Hostlist._own)
+_destroy = None  # type: Any
+_destroy_chosen_for = None  # type: Any
 
 
 def _bind() -> None:
-    global _decode, _encode, _free
+    """Bind (again) the globals above."""
+    global _decode, _encode, _free, _destroy, _destroy_chosen_for
+    chosen_for = lib.hostlist_destroy
+    _destroy = destructor("hostlist_destroy")
+    _destroy_chosen_for = chosen_for  # last: a thread seeing it sees _destroy
     # hostlist_decode's NULL is reported as a malformed list whatever errno
     # says: bound without use_errno, it leaves ctypes' errno copy alone, so
     # nothing needs clearing after it (see lib's error conventions)
@@ -143,6 +151,18 @@ class Hostlist(CObject):
             raise TypeError("Hostlist(handle=): expected a non-NULL struct hostlist "
                             "pointer, got {!r}".format(handle))
         self._own(handle)
+
+    def _own(self, ptr: Any, keepalive: Any = None) -> None:
+        # CObject._own, with lib.destructor()'s choice (~2k instructions:
+        # two reads through lib's and unchecked's hooks, an isinstance of
+        # ctypes' function type) made once, not per Hostlist.  It is made
+        # again whenever lib.hostlist_destroy is no longer the function it
+        # was made for: a replacement set on lib (the tracer, a test's
+        # counter) is still the one called.
+        self._as_parameter_ = ptr
+        if lib.hostlist_destroy is not _destroy_chosen_for:
+            _bind()
+        own(self, _destroy, ptr, keepalive, self._thread_bound)
 
     @staticmethod
     def _create(arg: Any) -> Any:
