@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from typing import Any, Iterator, List, Union
 
 from flux_ctypes.lib import (
-    DEAD, CObject, closed_error, hostlist_t, lib, set_errno, take_string, unchecked,
+    DEAD, NONE, CObject, bind_unchecked, closed_error, destructor, failed, hostlist_t,
+    lib, own, set_errno, table, unchecked,
 )
 
 __all__ = ["Hostlist", "decode"]
@@ -38,6 +39,13 @@ HostsArg = Union[str, "Hostlist", "Iterable[str]"]
 # number without an error, so such input is refused before C sees it.
 _HUGE_NUMBER = re.compile(r"[0-9]{20,}(?=$|[,\s\]-])")
 _ULONG_MAX = 2 ** 64 - 1
+# Searching for it costs more than the rest of Hostlist(str) in Python (a
+# regex search is ~4k instructions on a 35-character list).  A run of 20
+# digits is cheaper to rule out: the UTF-8 text, with each ASCII digit made
+# "0" and every other byte " " (no byte of a multi-byte UTF-8 character is
+# a digit), has no run of twenty "0"s.
+_DIGITS_AS_0 = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_TWENTY_DIGITS = "0" * 20
 
 
 def _check_numbers(text: str, what: str) -> None:
@@ -61,6 +69,33 @@ def _c_text(value: Any, what: str) -> bytes:
     except UnicodeEncodeError as exc:
         raise ValueError("{}: {!r} is not encodable as UTF-8 ({})".format(
             what, value, exc.reason)) from None
+
+
+# The C functions of parse+encode, bound by the first Hostlist (importing
+# this module loads no library) and kept here: a module global is the
+# cheapest lookup there is, where ``unchecked.x`` passes through its
+# namespace's __getattr__ hook (~400 instructions a read, three a parse+encode).
+_decode = None  # type: Any
+_encode = None  # type: Any
+_free = None  # type: Any
+# lib.destructor("hostlist_destroy"), and the lib.hostlist_destroy it was
+# chosen for (see Hostlist._own)
+_destroy = None  # type: Any
+_destroy_chosen_for = None  # type: Any
+
+
+def _bind() -> None:
+    """Bind (again) the globals above."""
+    global _decode, _encode, _free, _destroy, _destroy_chosen_for
+    chosen_for = lib.hostlist_destroy
+    _destroy = destructor("hostlist_destroy")
+    _destroy_chosen_for = chosen_for  # last: a thread seeing it sees _destroy
+    # hostlist_decode's NULL is reported as a malformed list whatever errno
+    # says: bound without use_errno, it leaves ctypes' errno copy alone, so
+    # nothing needs clearing after it (see lib's error conventions)
+    _decode = bind_unchecked(table()["hostlist_decode"]._replace(errors=NONE))
+    _encode = unchecked.hostlist_encode
+    _free = unchecked.free
 
 
 class Hostlist(CObject):
@@ -87,17 +122,27 @@ class Hostlist(CObject):
         if handle is None:
             if isinstance(arg, str):
                 # the commonest use, one unchecked C call: its argument is
-                # bytes, checked as _c_text does (inline for the usual text);
-                # NULL is its only failure
-                if "\0" not in arg and (len(arg) < 20 or not _HUGE_NUMBER.search(arg)):
+                # bytes, checked as _c_text does (inline for the usual text,
+                # _c_text's own checks where it may fail: it raises naming
+                # the parameter); NULL is its only failure
+                text = None
+                if "\0" not in arg:
                     try:
-                        text = arg.encode("utf-8")
+                        text = arg.encode()  # UTF-8, strict
                     except UnicodeEncodeError:
-                        text = _c_text(arg, "Hostlist(arg)")  # raises, naming it
-                else:
+                        pass
+                    else:
+                        if len(text) >= 20 and (
+                                _TWENTY_DIGITS in text.translate(_DIGITS_AS_0).decode()):
+                            text = None  # a number perhaps too large for C
+                if text is None:
                     text = _c_text(arg, "Hostlist(arg)")
-                handle = unchecked.hostlist_decode(text)
-                set_errno(0)
+                if _decode is None:
+                    _bind()
+                try:
+                    handle = _decode(text)
+                except OSError:  # traced (FLUX_CTYPES_TRACE): the checked binding
+                    handle = None
                 if not handle:
                     raise ValueError("Hostlist(arg): invalid hostlist {!r}".format(arg))
             else:
@@ -106,6 +151,18 @@ class Hostlist(CObject):
             raise TypeError("Hostlist(handle=): expected a non-NULL struct hostlist "
                             "pointer, got {!r}".format(handle))
         self._own(handle)
+
+    def _own(self, ptr: Any, keepalive: Any = None) -> None:
+        # CObject._own, with lib.destructor()'s choice (~2k instructions:
+        # two reads through lib's and unchecked's hooks, an isinstance of
+        # ctypes' function type) made once, not per Hostlist.  It is made
+        # again whenever lib.hostlist_destroy is no longer the function it
+        # was made for: a replacement set on lib (the tracer, a test's
+        # counter) is still the one called.
+        self._as_parameter_ = ptr
+        if lib.hostlist_destroy is not _destroy_chosen_for:
+            _bind()
+        own(self, _destroy, ptr, keepalive, self._thread_bound)
 
     @staticmethod
     def _create(arg: Any) -> Any:
@@ -290,7 +347,17 @@ class Hostlist(CObject):
         ptr = self._as_parameter_  # self.cptr, without the property's frame
         if ptr is DEAD:
             raise closed_error(self)
-        return take_string(unchecked.hostlist_encode(ptr), "hostlist_encode")
+        if _encode is None:
+            _bind()
+        # lib.take_string, inline: the malloc'd text copied, then freed
+        text = _encode(ptr)
+        err = set_errno(0)
+        if not text:
+            raise failed("hostlist_encode", err)
+        try:
+            return text.value.decode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+        finally:
+            _free(text)
 
     __str__ = encode
 
