@@ -30,7 +30,7 @@ def encode_topic(topic: "Any") -> bytes:
     else:
         data = None
     if data is not None:
-        if b"\0" in data:
+        if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
             raise ValueError("topic must not contain a NUL character")
         return data
     if topic is None:
@@ -109,7 +109,7 @@ def encode_payload(payload: "Any") -> "Optional[bytes]":
             return text.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
             return _utf8(text, "payload")  # raises the ValueError
-    if b"\0" in data:
+    if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         # C reads a payload up to its first NUL: refuse rather than truncate
         raise ValueError("payload must not contain a NUL character")
     return data
@@ -162,6 +162,6 @@ def encode_text(value: "Any", what: str = "argument") -> bytes:
         data = value
     else:
         raise TypeError("{} must be str or bytes, not {}".format(what, type(value).__name__))
-    if b"\0" in data:
+    if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         raise ValueError("{} must not contain a NUL character".format(what))
     return data
