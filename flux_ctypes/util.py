@@ -22,9 +22,9 @@ def encode_topic(topic: "Any") -> bytes:
     as in the official bindings."""
     if isinstance(topic, str):
         try:  # inline (not _utf8): once per message or RPC
-            data = topic.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            data = _utf8(topic, "topic")  # raises the ValueError
+            data = topic.encode()  # strict: the cheaper call, the same bytes
+        except UnicodeEncodeError:  # a surrogate: _utf8 keeps or refuses it
+            data = _utf8(topic, "topic")
     elif isinstance(topic, bytes):
         data = topic
     else:
@@ -102,13 +102,16 @@ def encode_payload(payload: "Any") -> "Optional[bytes]":
     if isinstance(payload, bytes):
         data = payload
     elif isinstance(payload, str):
-        data = _utf8(payload, "payload")
+        try:
+            data = payload.encode()  # as in encode_topic
+        except UnicodeEncodeError:
+            data = _utf8(payload, "payload")
     else:
         text = _json_encode(payload)
         try:  # inline (not _utf8): once per message or RPC
-            return text.encode("utf-8", "surrogateescape")
+            return text.encode()  # as in encode_topic
         except UnicodeEncodeError:
-            return _utf8(text, "payload")  # raises the ValueError
+            return _utf8(text, "payload")
     if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         # C reads a payload up to its first NUL: refuse rather than truncate
         raise ValueError("payload must not contain a NUL character")
@@ -151,7 +154,12 @@ def decode_text(raw: "Optional[bytes]") -> "Optional[str]":
     """C string (bytes or None) to str, keeping undecodable bytes."""
     if raw is None:
         return None
-    return raw.decode("utf-8", "surrogateescape")
+    try:
+        # strict first: a cheaper call than with the error handler named,
+        # and the same text for every valid UTF-8
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape")
 
 
 def encode_text(value: "Any", what: str = "argument") -> bytes:
