@@ -39,6 +39,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Message", "MessageWatcher", "msg_typestr"]
 
+# A ``const char **`` for C to fill: a one-element array is passed as the
+# address of its element, without the byref() object c_char_p() needs.
+_text_out = c_char_p * 1
+
 
 def msg_typestr(msg_type: int) -> str:
     """"request", "response", "event", "control" (or "unknown")."""
@@ -138,12 +142,18 @@ class Message(CObject):
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
-        value = c_char_p()
-        rc = unchecked.flux_msg_get_topic(ptr, byref(value))
+        out = _text_out()
+        rc = unchecked.flux_msg_get_topic(ptr, out)
         err = set_errno(0)
         if rc < 0:
             raise failed("flux_msg_get_topic", err)
-        return decode_text(value.value) or ""
+        raw = out[0]
+        if not raw:
+            return ""
+        try:  # decode_text(raw), inline
+            return raw.decode()
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "surrogateescape")
 
     @topic.setter
     def topic(self, value: "Any") -> None:
@@ -182,13 +192,18 @@ class Message(CObject):
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
-        value = c_char_p()
-        rc = unchecked.flux_msg_get_string(ptr, byref(value))
+        out = _text_out()
+        rc = unchecked.flux_msg_get_string(ptr, out)
         err = set_errno(0)
         if rc < 0:
             raise failed("flux_msg_get_string", err)
-        raw = value.value
-        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+        raw = out[0]
+        if raw is None:
+            return None
+        try:  # decode_text(raw), inline
+            return raw.decode()
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "surrogateescape")
 
     def _set_payload(self, value: "Any") -> None:
         ptr = self._as_parameter_
@@ -203,8 +218,23 @@ class Message(CObject):
         "The payload as text, or None when the message has none."))
 
     def _get_payload(self) -> "Any":
-        text = self._get_payload_str()  # a method call, not a second property
-        return None if text is None else decode_json(text)
+        # _get_payload_str()'s body, inline: read once per message received
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        out = _text_out()
+        rc = unchecked.flux_msg_get_string(ptr, out)
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_msg_get_string", err)
+        raw = out[0]
+        if raw is None:
+            return None
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "surrogateescape")
+        return decode_json(text)
 
     # Both setters are one function: str and bytes are stored as they are,
     # anything else as JSON.
