@@ -29,7 +29,7 @@ from flux_ctypes.lib import (
     unchecked,
 )
 from flux_ctypes.util import decode_json, decode_text, encode_payload, encode_topic
-from flux_ctypes.watchers import _ACTIVE, Watcher, _active
+from flux_ctypes.watchers import ACTIVE, Watcher, active
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -275,7 +275,7 @@ class Message(CObject):
 def _message_cb(hptr: "Any", mh: "Any", msgptr: "Any", key: "Optional[int]") -> None:
     """callback(handle, watcher, message, args); the message is borrowed,
     so the Message wrapper takes its own reference."""
-    watcher = _active(key)
+    watcher = active(key)
     if watcher is None:
         return
     watcher._running += 1
@@ -343,4 +343,4 @@ class MessageWatcher(Watcher):
         return self
 
     def is_active(self) -> bool:
-        return self._key in _ACTIVE
+        return self._key in ACTIVE
