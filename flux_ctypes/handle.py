@@ -25,6 +25,8 @@ from flux_ctypes.lib import (
     set_errno,
     unchecked,
     UnknownFunctionError,
+    closed_error,
+    destructor,
     find_function,
     flux_error_t,
     flux_match,
@@ -350,10 +352,16 @@ class Flux(CObject):
 
     # -- messages ----------------------------------------------------------
     def send(self, message: Message, flags: int = 0) -> int:
-        hptr = self.cptr
+        hptr = self._as_parameter_  # self.cptr, without a property call
+        if hptr is DEAD:
+            raise closed_error(self)
         if type(message) is not Message:
             check.instance(message, Message, "message")
-        mptr = message.cptr
+        # not message.cptr: a message lent to a callback need not take a
+        # reference of its own to be sent (C takes one if it keeps it)
+        mptr = message._as_parameter_
+        if mptr is DEAD:
+            raise closed_error(message)
         if type(flags) is not int or not -0x80000000 <= flags <= 0x7FFFFFFF:
             flags = check.c_int_arg(flags, "flags")
         rc = unchecked.flux_send(hptr, mptr, flags)  # each checked above
@@ -385,10 +393,15 @@ class Flux(CObject):
         return Message._adopt(ptr)
 
     def respond(self, message: Message, payload: "Any" = None) -> int:
-        hptr = self.cptr
+        hptr = self._as_parameter_  # as in send()
+        if hptr is DEAD:
+            raise closed_error(self)
         if type(message) is not Message:
             check.instance(message, Message, "message")
-        rc = unchecked.flux_respond(hptr, message.cptr, encode_payload(payload))
+        mptr = message._as_parameter_
+        if mptr is DEAD:
+            raise closed_error(message)
+        rc = unchecked.flux_respond(hptr, mptr, encode_payload(payload))
         err = set_errno(0)
         if rc < 0:
             raise failed("flux_respond", err)
@@ -405,7 +418,29 @@ class Flux(CObject):
         return Message.from_event_encode(topic, payload)
 
     def event_send(self, topic: "Any", payload: "Any" = None) -> int:
-        return self.send(self.event_create(topic, payload))
+        cls = type(self)
+        if cls.send is not _send or cls.event_create is not _event_create:
+            # a subclass's own send() or event_create() is used, as it was
+            return self.send(self.event_create(topic, payload))
+        # self.send(self.event_create(topic, payload)), without the Message
+        # wrapper: the event is made, sent and given back here
+        topic_b = encode_topic(topic)
+        payload_b = encode_payload(payload)
+        hptr = self._as_parameter_
+        if hptr is DEAD:
+            raise closed_error(self)
+        ptr = unchecked.flux_event_encode(topic_b, payload_b)
+        err = set_errno(0)
+        if not ptr:
+            raise failed("flux_event_encode", err)
+        try:
+            rc = unchecked.flux_send(hptr, ptr, 0)
+            err = set_errno(0)
+        finally:
+            destructor("flux_msg_decref")(ptr)
+        if rc < 0:
+            raise failed("flux_send", err)
+        return int(rc)
 
     def event_recv(self, topic: "Any" = None) -> "Optional[Message]":
         return self.recv(type_mask=FLUX_MSGTYPE_EVENT, topic_glob=topic)
@@ -495,6 +530,10 @@ class Flux(CObject):
             return "<flux_ctypes.Flux closed>"
         addr = ctypes.cast(self._as_parameter_, c_void_p).value or 0
         return "<flux_ctypes.Flux 0x{:x}>".format(addr)
+
+
+_send = Flux.send
+_event_create = Flux.event_create
 
 
 class _InReactor:

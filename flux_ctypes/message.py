@@ -95,7 +95,7 @@ class Message(CObject):
             if not ptr:
                 raise failed("flux_msg_create", err)
         elif isinstance(handle, Message):
-            ptr = lib.flux_msg_incref(handle.cptr)
+            ptr = lib.flux_msg_incref(handle._ptr())
         elif isinstance(handle, flux_msg_t) and handle:
             ptr = lib.flux_msg_incref(handle)
         else:
@@ -301,18 +301,18 @@ class Message(CObject):
         text = c_char_p()
         if msgtype == FLUX_MSGTYPE_RESPONSE:
             try:
-                lib.flux_response_decode(self.cptr, byref(topic), byref(text))
+                lib.flux_response_decode(self._ptr(), byref(topic), byref(text))
             except OSError as exc:
                 errstr = c_char_p()
                 try:
-                    lib.flux_response_decode_error(self.cptr, byref(errstr))
+                    lib.flux_response_decode_error(self._ptr(), byref(errstr))
                 except OSError:
                     raise exc from None
                 raise OSError(exc.errno, decode_text(errstr.value)) from None
         elif msgtype == FLUX_MSGTYPE_EVENT:
-            lib.flux_event_decode(self.cptr, byref(topic), byref(text))
+            lib.flux_event_decode(self._ptr(), byref(topic), byref(text))
         elif msgtype == FLUX_MSGTYPE_REQUEST:
-            lib.flux_request_decode(self.cptr, byref(topic), byref(text))
+            lib.flux_request_decode(self._ptr(), byref(topic), byref(text))
         else:
             raise OSError(errno.EPROTO, "cannot decode a {} message".format(msgtype))
         return msgtype, decode_text(topic.value) or "", decode_text(text.value)
