@@ -136,7 +136,7 @@ class Watcher(CObject):
         or when this object is collected.  The Flux object is kept alive
         with it, so its handle (and reactor) outlive the watcher."""
         self._own(ptr, self.flux_handle)
-        self.flux_handle._dependents.add(self)
+        self.flux_handle._add_dependent(self)
 
     def _keepalive_for_handle(self) -> "Any":
         return self.flux_handle
