@@ -11,6 +11,7 @@ from flux_ctypes.constants import (
     FLUX_MSGTYPE_ANY,
     FLUX_MSGTYPE_EVENT,
     FLUX_NODEID_ANY,
+    FLUX_O_CLONE,
     FLUX_O_NONBLOCK,
 )
 from flux_ctypes.future import Future
@@ -25,6 +26,8 @@ from flux_ctypes.lib import (
     set_errno,
     unchecked,
     UnknownFunctionError,
+    closed_error,
+    destructor,
     find_function,
     flux_error_t,
     flux_match,
@@ -122,11 +125,16 @@ class Flux(CObject):
     _runs = 0  # depth of this object's reactor_run()
     _close_deferred = False
 
+    # the watchers add_watcher() keeps, and those made on this handle (which
+    # close() closes first): made with the first one (most handles have none)
+    _active_watchers: "Optional[Set[Watcher]]" = None
+    _dependents: "Optional[weakref.WeakSet[Watcher]]" = None
+
     def __init__(self, url: "Any" = None, flags: int = 0, handle: "Any" = None) -> None:
-        self._active_watchers: Set[Watcher] = set()
-        self._dependents: "weakref.WeakSet[Watcher]" = weakref.WeakSet()
         self._cached_config: Any = None
-        flags = check.handle_flags(flags, "flags")
+        if (type(flags) is not int or flags & FLUX_O_CLONE
+                or not -0x80000000 <= flags <= 0x7FFFFFFF):
+            flags = check.handle_flags(flags, "flags")  # converts, or says why not
         if handle is not None:
             if isinstance(handle, Flux):
                 handle = handle.cptr
@@ -138,14 +146,21 @@ class Flux(CObject):
         else:
             error = flux_error_t()
             uri = None if url is None else encode_text(url, "url")
-            open_ex = lib.flux_open_ex  # a missing library raises here, unwrapped
-            try:
-                ptr = open_ex(uri, flags, byref(error))
-            except OSError as exc:
+            open_ex = unchecked.flux_open_ex  # a missing library raises here, unwrapped
+            ptr = open_ex(uri, flags, byref(error))  # each argument as C takes it
+            err = set_errno(0)
+            if not ptr:
                 text = decode_text(error.text)
                 msg = "Unable to connect to Flux"
-                raise OSError(exc.errno, msg + ": " + text if text else msg) from None
+                raise OSError(err, msg + ": " + text if text else msg)
         self._own(ptr)
+
+    def _add_dependent(self, watcher: Watcher) -> None:
+        """``watcher`` was made on this handle: close() closes it first."""
+        dependents = self._dependents
+        if dependents is None:
+            dependents = self._dependents = weakref.WeakSet()
+        dependents.add(watcher)
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -153,12 +168,14 @@ class Flux(CObject):
         on it and the futures waiting on it with then(), then the handle."""
         if self._as_parameter_ is DEAD:
             return
-        for watcher in list(self._dependents):
-            watcher.close()
+        if self._dependents is not None:
+            for watcher in list(self._dependents):
+                watcher.close()
         for future in callbacks_then():
             if future._keepalive is self:
                 future.close()
-        self._active_watchers.clear()
+        if self._active_watchers is not None:
+            self._active_watchers.clear()
         if self._reactor is not None:
             self._reactor.close()
             self._reactor = None
@@ -297,11 +314,15 @@ class Flux(CObject):
     # -- watchers ----------------------------------------------------------
     def add_watcher(self, watcher: Watcher) -> Watcher:
         """Keep a reference to ``watcher`` for the life of this handle."""
-        self._active_watchers.add(check.instance(watcher, Watcher, "watcher"))
+        check.instance(watcher, Watcher, "watcher")
+        if self._active_watchers is None:
+            self._active_watchers = set()
+        self._active_watchers.add(watcher)
         return watcher
 
     def del_watcher(self, watcher: Watcher) -> None:
-        self._active_watchers.discard(watcher)
+        if self._active_watchers is not None:
+            self._active_watchers.discard(watcher)
 
     def timer_watcher_create(
         self, after: float, callback: "Callable[..., Any]", repeat: float = 0.0,
@@ -350,10 +371,16 @@ class Flux(CObject):
 
     # -- messages ----------------------------------------------------------
     def send(self, message: Message, flags: int = 0) -> int:
-        hptr = self.cptr
+        hptr = self._as_parameter_  # self.cptr, without a property call
+        if hptr is DEAD:
+            raise closed_error(self)
         if type(message) is not Message:
             check.instance(message, Message, "message")
-        mptr = message.cptr
+        # not message.cptr: a message lent to a callback need not take a
+        # reference of its own to be sent (C takes one if it keeps it)
+        mptr = message._as_parameter_
+        if mptr is DEAD:
+            raise closed_error(message)
         if type(flags) is not int or not -0x80000000 <= flags <= 0x7FFFFFFF:
             flags = check.c_int_arg(flags, "flags")
         rc = unchecked.flux_send(hptr, mptr, flags)  # each checked above
@@ -385,10 +412,15 @@ class Flux(CObject):
         return Message._adopt(ptr)
 
     def respond(self, message: Message, payload: "Any" = None) -> int:
-        hptr = self.cptr
+        hptr = self._as_parameter_  # as in send()
+        if hptr is DEAD:
+            raise closed_error(self)
         if type(message) is not Message:
             check.instance(message, Message, "message")
-        rc = unchecked.flux_respond(hptr, message.cptr, encode_payload(payload))
+        mptr = message._as_parameter_
+        if mptr is DEAD:
+            raise closed_error(message)
+        rc = unchecked.flux_respond(hptr, mptr, encode_payload(payload))
         err = set_errno(0)
         if rc < 0:
             raise failed("flux_respond", err)
@@ -405,7 +437,29 @@ class Flux(CObject):
         return Message.from_event_encode(topic, payload)
 
     def event_send(self, topic: "Any", payload: "Any" = None) -> int:
-        return self.send(self.event_create(topic, payload))
+        cls = type(self)
+        if cls.send is not _send or cls.event_create is not _event_create:
+            # a subclass's own send() or event_create() is used, as it was
+            return self.send(self.event_create(topic, payload))
+        # self.send(self.event_create(topic, payload)), without the Message
+        # wrapper: the event is made, sent and given back here
+        topic_b = encode_topic(topic)
+        payload_b = encode_payload(payload)
+        hptr = self._as_parameter_
+        if hptr is DEAD:
+            raise closed_error(self)
+        ptr = unchecked.flux_event_encode(topic_b, payload_b)
+        err = set_errno(0)
+        if not ptr:
+            raise failed("flux_event_encode", err)
+        try:
+            rc = unchecked.flux_send(hptr, ptr, 0)
+            err = set_errno(0)
+        finally:
+            destructor("flux_msg_decref")(ptr)
+        if rc < 0:
+            raise failed("flux_send", err)
+        return int(rc)
 
     def event_recv(self, topic: "Any" = None) -> "Optional[Message]":
         return self.recv(type_mask=FLUX_MSGTYPE_EVENT, topic_glob=topic)
@@ -495,6 +549,10 @@ class Flux(CObject):
             return "<flux_ctypes.Flux closed>"
         addr = ctypes.cast(self._as_parameter_, c_void_p).value or 0
         return "<flux_ctypes.Flux 0x{:x}>".format(addr)
+
+
+_send = Flux.send
+_event_create = Flux.event_create
 
 
 class _InReactor:

@@ -143,7 +143,7 @@ def _text_arg(value: Any, what: str) -> bytes:
     else:
         raise TypeError(
             "{} must be str or bytes, not {}".format(what, type(value).__name__))
-    if b"\0" in data:
+    if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         # C would stop reading at the NUL: a different key, silently.
         raise ValueError("{} must not contain a NUL character: {!r}".format(what, value))
     return data

@@ -533,15 +533,25 @@ unchecked = _Unchecked()  # type: Any
 _CFuncPtr = ctypes._CFuncPtr  # type: ignore[attr-defined]
 
 
+# What destructor() made, by name, with the function lib had under that
+# name then: a wrapper is made thousands of times, and asks each time
+# (lib's function may have been replaced since: the tracer, a test's counter).
+_destroyers = {}  # type: Dict[str, Tuple[Any, Callable[[Any], None]]]
+_lib_bound = vars(lib)  # lib's functions bound (or replaced) so far, by name
+
+
 def destructor(name: str) -> "Callable[[Any], None]":
     """What releases a wrapper's pointer: lib's ``name``, as its unchecked
     twin when lib's is the binding itself (a wrapper's pointer is always
     of the destructor's type, so the converter call is saved); a
     replacement set on lib (the tracer, a test's counter) is used as is."""
+    known = _destroyers.get(name)
+    if known is not None and _lib_bound.get(name) is known[0]:
+        return known[1]
     func = getattr(lib, name)
-    if isinstance(func, _CFuncPtr):
-        return getattr(unchecked, name)  # type: ignore[no-any-return]
-    return func  # type: ignore[no-any-return]
+    made = getattr(unchecked, name) if isinstance(func, _CFuncPtr) else func
+    _destroyers[name] = (func, made)
+    return made  # type: ignore[no-any-return]
 set_errno = ctypes.set_errno
 
 
@@ -782,7 +792,14 @@ class CObject:
     def _own(self, ptr: "Any", keepalive: "Any" = None) -> None:
         """Own ``ptr`` (one C reference, handed over by the caller)."""
         self._as_parameter_ = ptr
-        own(self, destructor(self._c_destroy), ptr, keepalive, self._thread_bound)
+        # destructor(self._c_destroy), without its call once it was made
+        name = self._c_destroy
+        known = _destroyers.get(name)
+        if known is not None and _lib_bound.get(name) is known[0]:
+            destroy = known[1]
+        else:
+            destroy = destructor(name)
+        own(self, destroy, ptr, keepalive, self._thread_bound)
 
     @property
     def closed(self) -> bool:

@@ -3,6 +3,7 @@
 import builtins
 import ctypes
 import errno
+import sys
 from ctypes import byref, c_char_p, c_int, c_uint32, c_void_p
 
 from flux_ctypes.callbacks import fail
@@ -29,7 +30,7 @@ from flux_ctypes.lib import (
     unchecked,
 )
 from flux_ctypes.util import decode_json, decode_text, encode_payload, encode_topic
-from flux_ctypes.watchers import _ACTIVE, Watcher, _active
+from flux_ctypes.watchers import ACTIVE, Watcher, active
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +39,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from flux_ctypes.handle import Flux
 
 __all__ = ["Message", "MessageWatcher", "msg_typestr"]
+
+# A ``const char **`` for C to fill: a one-element array is passed as the
+# address of its element, without the byref() object c_char_p() needs.
+_text_out = c_char_p * 1
+
+_new_object = object.__new__
+# Reference counts tell whether a message lent to a callback is still held
+# once the callback returns (see _message_cb); where the interpreter has
+# none (PyPy), or shares them between threads without a GIL, every such
+# message takes its reference, as any other wrapper.
+_getrefcount = getattr(sys, "getrefcount", None)
+_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+if _gil_enabled is not None and not _gil_enabled():  # pragma: no cover
+    _getrefcount = None
 
 
 def msg_typestr(msg_type: int) -> str:
@@ -60,6 +75,11 @@ class Message(CObject):
     _ctype = flux_msg_t
     _c_destroy = "flux_msg_decref"
     _c_incref = "flux_msg_incref"
+    # True while this wraps a message C lends to a message callback without
+    # a reference of its own (see _message_cb): it takes one at once when
+    # its pointer is handed out (cptr, handle) or the callback ends with
+    # the message still held.
+    _lent = False
 
     def __init__(
         self, type: int = FLUX_MSGTYPE_REQUEST, handle: "Any" = None,
@@ -75,7 +95,7 @@ class Message(CObject):
             if not ptr:
                 raise failed("flux_msg_create", err)
         elif isinstance(handle, Message):
-            ptr = lib.flux_msg_incref(handle.cptr)
+            ptr = lib.flux_msg_incref(handle._ptr())
         elif isinstance(handle, flux_msg_t) and handle:
             ptr = lib.flux_msg_incref(handle)
         else:
@@ -84,15 +104,51 @@ class Message(CObject):
 
     def _ptr(self) -> "Any":
         # self.cptr without the property machinery, for the accessors below
+        # (a lent pointer is valid for as long as they use it)
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
         return ptr
 
+    def _keep(self) -> None:
+        """A lent message takes its own reference: from now on it is
+        given back like any other (close(), or when collected)."""
+        self._lent = False
+        ptr = self._as_parameter_
+        if ptr is not DEAD:
+            self._own(unchecked.flux_msg_incref(ptr))
+
+    @property
+    def cptr(self) -> "Any":
+        """The C pointer; ClosedError once the object is closed."""
+        if self._lent:
+            self._keep()  # the pointer may be given to other wrappers
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        return ptr
+
+    def _get_handle(self) -> "Any":
+        if self._lent:
+            self._keep()  # the pointer may be assigned to another wrapper
+        ptr = self._as_parameter_
+        return None if ptr is DEAD else ptr
+
+    handle = property(  # CObject's, with the getter above
+        _get_handle, CObject.handle.fset, doc=CObject.handle.__doc__,  # type: ignore[attr-defined]
+    )
+
+    def close(self) -> None:
+        """Give back the C reference now (idempotent); a lent message
+        has none to give back, and is closed all the same."""
+        if self._lent:
+            self._lent = False
+        CObject.close(self)
+
     @classmethod
     def _borrow(cls, ptr: "Any") -> "Message":
-        """Wrap a non-NULL message C lends us (a callback's), taking a
-        reference of its own."""
+        """Wrap a non-NULL message C lends us, taking a reference of its
+        own."""
         msg = cls.__new__(cls)
         msg._own(unchecked.flux_msg_incref(ptr))
         return msg
@@ -138,12 +194,18 @@ class Message(CObject):
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
-        value = c_char_p()
-        rc = unchecked.flux_msg_get_topic(ptr, byref(value))
+        out = _text_out()
+        rc = unchecked.flux_msg_get_topic(ptr, out)
         err = set_errno(0)
         if rc < 0:
             raise failed("flux_msg_get_topic", err)
-        return decode_text(value.value) or ""
+        raw = out[0]
+        if not raw:
+            return ""
+        try:  # decode_text(raw), inline
+            return raw.decode()
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "surrogateescape")
 
     @topic.setter
     def topic(self, value: "Any") -> None:
@@ -182,13 +244,18 @@ class Message(CObject):
         ptr = self._as_parameter_
         if ptr is DEAD:
             raise closed_error(self)
-        value = c_char_p()
-        rc = unchecked.flux_msg_get_string(ptr, byref(value))
+        out = _text_out()
+        rc = unchecked.flux_msg_get_string(ptr, out)
         err = set_errno(0)
         if rc < 0:
             raise failed("flux_msg_get_string", err)
-        raw = value.value
-        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+        raw = out[0]
+        if raw is None:
+            return None
+        try:  # decode_text(raw), inline
+            return raw.decode()
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "surrogateescape")
 
     def _set_payload(self, value: "Any") -> None:
         ptr = self._as_parameter_
@@ -203,8 +270,23 @@ class Message(CObject):
         "The payload as text, or None when the message has none."))
 
     def _get_payload(self) -> "Any":
-        text = self._get_payload_str()  # a method call, not a second property
-        return None if text is None else decode_json(text)
+        # _get_payload_str()'s body, inline: read once per message received
+        ptr = self._as_parameter_
+        if ptr is DEAD:
+            raise closed_error(self)
+        out = _text_out()
+        rc = unchecked.flux_msg_get_string(ptr, out)
+        err = set_errno(0)
+        if rc < 0:
+            raise failed("flux_msg_get_string", err)
+        raw = out[0]
+        if raw is None:
+            return None
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "surrogateescape")
+        return decode_json(text)
 
     # Both setters are one function: str and bytes are stored as they are,
     # anything else as JSON.
@@ -219,18 +301,18 @@ class Message(CObject):
         text = c_char_p()
         if msgtype == FLUX_MSGTYPE_RESPONSE:
             try:
-                lib.flux_response_decode(self.cptr, byref(topic), byref(text))
+                lib.flux_response_decode(self._ptr(), byref(topic), byref(text))
             except OSError as exc:
                 errstr = c_char_p()
                 try:
-                    lib.flux_response_decode_error(self.cptr, byref(errstr))
+                    lib.flux_response_decode_error(self._ptr(), byref(errstr))
                 except OSError:
                     raise exc from None
                 raise OSError(exc.errno, decode_text(errstr.value)) from None
         elif msgtype == FLUX_MSGTYPE_EVENT:
-            lib.flux_event_decode(self.cptr, byref(topic), byref(text))
+            lib.flux_event_decode(self._ptr(), byref(topic), byref(text))
         elif msgtype == FLUX_MSGTYPE_REQUEST:
-            lib.flux_request_decode(self.cptr, byref(topic), byref(text))
+            lib.flux_request_decode(self._ptr(), byref(topic), byref(text))
         else:
             raise OSError(errno.EPROTO, "cannot decode a {} message".format(msgtype))
         return msgtype, decode_text(topic.value) or "", decode_text(text.value)
@@ -243,17 +325,29 @@ class Message(CObject):
 
 
 def _message_cb(hptr: "Any", mh: "Any", msgptr: "Any", key: "Optional[int]") -> None:
-    """callback(handle, watcher, message, args); the message is borrowed,
-    so the Message wrapper takes its own reference."""
-    watcher = _active(key)
+    """callback(handle, watcher, message, args).
+
+    C lends the message for the call, and holds its own reference until
+    the callback returns.  The Message wrapper takes one of its own only
+    if it needs it: when its pointer is handed out during the callback
+    (Message._keep), or when anything still holds the wrapper once the
+    callback is over (a list, a closure, a pending exception's traceback).
+    Most callbacks just read the message: then no reference is taken, and
+    none is given back."""
+    watcher = active(key)
     if watcher is None:
         return
     watcher._running += 1
+    msg = _new_object(Message)  # Message.__init__ makes a message
+    msg._as_parameter_ = msgptr
+    msg._lent = True
     try:
         watcher.callback(  # type: ignore[misc]
-            watcher.flux_handle, watcher, Message._borrow(msgptr), watcher.args
+            watcher.flux_handle, watcher, msg, watcher.args
         )
     except BaseException as exc:  # nothing may cross back into C
+        if msg._lent:
+            msg._keep()  # the exception, kept to be re-raised, may show it
         fh = watcher.flux_handle
         if fh.closed:  # closed by the callback: its flux_t lives until we return
             fail(exc, lib.flux_get_reactor(ctypes.cast(hptr, flux_t)))
@@ -261,8 +355,25 @@ def _message_cb(hptr: "Any", mh: "Any", msgptr: "Any", key: "Optional[int]") -> 
             fail(exc, fh.get_reactor())
     finally:
         watcher._running -= 1
+        if msg._lent:  # not closed, and its pointer not handed out
+            if _getrefcount is not None and _getrefcount(msg) <= _ALONE:
+                # only this function holds it: it goes when we return
+                msg._lent = False
+                msg._as_parameter_ = DEAD
+            else:
+                msg._keep()
         if watcher._destroy_deferred:
             watcher._after_callback()
+
+
+def _alone() -> int:
+    # What _message_cb's check reads for a wrapper held by nothing but its
+    # one local variable: the same statement, on an object of our own.
+    msg = _new_object(Message)
+    return _getrefcount(msg) if _getrefcount is not None else 0
+
+
+_ALONE = _alone()
 
 
 # the trampoline, made once; the message stays typed (it is wrapped)
@@ -313,4 +424,4 @@ class MessageWatcher(Watcher):
         return self
 
     def is_active(self) -> bool:
-        return self._key in _ACTIVE
+        return self._key in ACTIVE

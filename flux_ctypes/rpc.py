@@ -88,7 +88,12 @@ class RPC(Future):
         except OSError as exc:
             raise future_error(ptr, exc) from None
         raw = out.value
-        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+        if raw is None:
+            return None
+        try:  # decode_text(raw), inline
+            return raw.decode()
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "surrogateescape")
 
     def get(self) -> "Any":
         """The response payload, JSON-decoded (None for an empty response)."""

@@ -22,15 +22,15 @@ def encode_topic(topic: "Any") -> bytes:
     as in the official bindings."""
     if isinstance(topic, str):
         try:  # inline (not _utf8): once per message or RPC
-            data = topic.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            data = _utf8(topic, "topic")  # raises the ValueError
+            data = topic.encode()  # strict: the cheaper call, the same bytes
+        except UnicodeEncodeError:  # a surrogate: _utf8 keeps or refuses it
+            data = _utf8(topic, "topic")
     elif isinstance(topic, bytes):
         data = topic
     else:
         data = None
     if data is not None:
-        if b"\0" in data:
+        if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
             raise ValueError("topic must not contain a NUL character")
         return data
     if topic is None:
@@ -102,14 +102,17 @@ def encode_payload(payload: "Any") -> "Optional[bytes]":
     if isinstance(payload, bytes):
         data = payload
     elif isinstance(payload, str):
-        data = _utf8(payload, "payload")
+        try:
+            data = payload.encode()  # as in encode_topic
+        except UnicodeEncodeError:
+            data = _utf8(payload, "payload")
     else:
         text = _json_encode(payload)
         try:  # inline (not _utf8): once per message or RPC
-            return text.encode("utf-8", "surrogateescape")
+            return text.encode()  # as in encode_topic
         except UnicodeEncodeError:
-            return _utf8(text, "payload")  # raises the ValueError
-    if b"\0" in data:
+            return _utf8(text, "payload")
+    if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         # C reads a payload up to its first NUL: refuse rather than truncate
         raise ValueError("payload must not contain a NUL character")
     return data
@@ -151,7 +154,12 @@ def decode_text(raw: "Optional[bytes]") -> "Optional[str]":
     """C string (bytes or None) to str, keeping undecodable bytes."""
     if raw is None:
         return None
-    return raw.decode("utf-8", "surrogateescape")
+    try:
+        # strict first: a cheaper call than with the error handler named,
+        # and the same text for every valid UTF-8
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape")
 
 
 def encode_text(value: "Any", what: str = "argument") -> bytes:
@@ -162,6 +170,6 @@ def encode_text(value: "Any", what: str = "argument") -> bytes:
         data = value
     else:
         raise TypeError("{} must be str or bytes, not {}".format(what, type(value).__name__))
-    if b"\0" in data:
+    if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         raise ValueError("{} must not contain a NUL character".format(what))
     return data

@@ -2,7 +2,7 @@
 
 Each kind of C callback has one trampoline, a ``CFUNCTYPE`` object made once
 here at import.  The ``void *arg`` C stores is an integer key into
-``_ACTIVE``, which holds every *started* watcher strongly: a started watcher
+``ACTIVE``, which holds every *started* watcher strongly: a started watcher
 keeps firing with no user reference (flux-core issue 3973) until it is
 stopped or destroyed, and a stopped one is freed like any other object.
 """
@@ -43,9 +43,10 @@ __all__ = [
     "IdleWatcher",
 ]
 
-_ACTIVE: "Registry[Watcher]" = Registry("watchers")
-_active = _ACTIVE.lookup
-_active_remove = _ACTIVE.remove
+# Public (not in __all__) for the message watcher, which shares the registry.
+ACTIVE: "Registry[Watcher]" = Registry("watchers")
+active = ACTIVE.lookup
+_active_remove = ACTIVE.remove
 
 
 class Reactor(CObject):
@@ -135,7 +136,7 @@ class Watcher(CObject):
         or when this object is collected.  The Flux object is kept alive
         with it, so its handle (and reactor) outlive the watcher."""
         self._own(ptr, self.flux_handle)
-        self.flux_handle._dependents.add(self)
+        self.flux_handle._add_dependent(self)
 
     def _keepalive_for_handle(self) -> "Any":
         return self.flux_handle
@@ -149,7 +150,7 @@ class Watcher(CObject):
 
     def start(self) -> "Watcher":
         ptr = self.cptr  # ClosedError once destroyed
-        _ACTIVE.put(self._key, self)
+        ACTIVE.put(self._key, self)
         getattr(lib, self._c_start)(ptr)
         return self
 
@@ -157,7 +158,7 @@ class Watcher(CObject):
         ptr = self._as_parameter_
         if ptr is not DEAD:
             getattr(lib, self._c_stop)(ptr)
-        _ACTIVE.discard(self._key)
+        ACTIVE.discard(self._key)
         return self
 
     def ref(self) -> "Watcher":
@@ -210,7 +211,7 @@ class Watcher(CObject):
 
 def _revents_cb(reactor: "Any", wptr: "Any", revents: int, key: "Optional[int]") -> None:
     """Timer, prepare, check and idle: callback(handle, watcher, revents, args)."""
-    watcher = _active(key)
+    watcher = active(key)
     if watcher is None:
         return
     if watcher._oneshot:
@@ -228,7 +229,7 @@ def _revents_cb(reactor: "Any", wptr: "Any", revents: int, key: "Optional[int]")
 def _kind_cb(reactor: "Any", wptr: "Any", revents: int, key: "Optional[int]") -> None:
     """fd and signal watchers, whose callbacks take more than revents:
     the watcher class builds the call (see ``_invoke``)."""
-    watcher = _active(key)
+    watcher = active(key)
     if watcher is None:
         return
     watcher._running += 1
@@ -406,4 +407,4 @@ def signal_loops() -> "Dict[int, int]":
 
 def active_watchers() -> int:
     """How many started watchers the registry holds (for leak checks)."""
-    return len(_ACTIVE)
+    return len(ACTIVE)

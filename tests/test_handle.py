@@ -219,6 +219,37 @@ def test_event_recv_by_topic(handle):
         handle.event_unsubscribe(ev_b)
 
 
+def test_event_send_checks_and_subclasses(flux_uri):
+    """event_send() refuses what event_create() and send() refuse, in that
+    order, and goes through a subclass's own send() or event_create()."""
+    sent = []
+
+    class Recording(Flux):
+        def send(self, message, flags=0):
+            sent.append(message.topic)
+            return super().send(message, flags)
+
+    with Recording(flux_uri) as h:
+        h.event_send("test.recorded", {"k": 1})
+        assert sent == ["test.recorded"]
+    with pytest.raises(OSError) as info:
+        h.event_send(None)  # the topic is checked first
+    assert info.value.errno == errno.EINVAL
+    with pytest.raises(TypeError):
+        h.event_send("test.x", object())  # not JSON: the payload next
+    with pytest.raises(ClosedError):
+        h.event_send("test.x", {"k": 1})
+    with pytest.raises(ClosedError):
+        h.respond(Message(FLUX_MSGTYPE_REQUEST))
+    closed = Message(FLUX_MSGTYPE_EVENT)
+    closed.close()
+    with Flux(flux_uri) as h:
+        with pytest.raises(ClosedError):
+            h.send(closed)
+        with pytest.raises(ClosedError):
+            h.respond(closed)
+
+
 def test_raw_send_recv_service(handle):
     """A service answering its own requests with raw send/recv/respond."""
     svc = unique("selfsvc")

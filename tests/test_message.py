@@ -1,10 +1,11 @@
 """Messages: building, reading and reference counting (needs libflux-core)."""
 
+import ctypes
 import errno
 
 import pytest
 
-from helpers import collect, library_or_skip
+from helpers import collect, library_or_skip, unique
 from flux_ctypes import Message
 from flux_ctypes.constants import (
     FLUX_MSGTYPE_EVENT,
@@ -113,3 +114,147 @@ def test_wrapping_takes_and_gives_back_one_reference():
     assert again.topic == "refcount.test"
     lib.flux_msg_decref(raw)  # give back the creator's reference
     assert again.topic == "refcount.test"  # the wrapper's keeps it alive
+
+
+def _address(ptr):
+    return ctypes.cast(ptr, ctypes.c_void_p).value
+
+
+class _RefCounter:
+    """The references message wrappers take (flux_msg_incref) and give
+    back (flux_msg_decref) on the message a callback was lent, once it
+    was lent (its address may have been the sent message's): taken and
+    given, lists of its address."""
+
+    def __init__(self, monkeypatch):
+        import flux_ctypes.lib as flux_lib
+
+        self.lent = []  # the address of the callback's message
+        self._taken = []
+        self._given = []
+        real_incref = flux_lib.unchecked.flux_msg_incref
+        real_decref = flux_lib.unchecked.flux_msg_decref
+        checked_incref = flux_lib.lib.flux_msg_incref
+
+        def incref(ptr):
+            if self.lent:
+                self._taken.append(_address(ptr))
+            return real_incref(ptr)
+
+        def shared(ptr):  # CObject.handle's, sharing an owned pointer
+            if self.lent:
+                self._taken.append(_address(ptr))
+            return checked_incref(ptr)
+
+        def decref(ptr):
+            if self.lent:
+                self._given.append(_address(ptr))
+            real_decref(ptr)
+
+        monkeypatch.setattr(flux_lib.unchecked, "flux_msg_incref", incref)
+        monkeypatch.setattr(flux_lib.lib, "flux_msg_incref", shared)
+        monkeypatch.setattr(flux_lib.lib, "flux_msg_decref", decref)
+
+    @property
+    def taken(self):
+        return [a for a in self._taken if a in self.lent]
+
+    @property
+    def given(self):
+        return [a for a in self._given if a in self.lent]
+
+
+def _deliver_event(handle, on_event, counts):
+    """Publish one event and run the reactor until on_event(msg) has seen it."""
+    topic = unique("lent")
+    handle.event_subscribe(topic)
+    seen = []
+
+    def callback(h, watcher, msg, args):
+        seen.append(None)
+        counts.lent.append(_address(msg._as_parameter_))
+        h.reactor_stop()
+        on_event(msg)
+
+    w = handle.msg_watcher_create(callback, FLUX_MSGTYPE_EVENT, topic + ".*")
+    w.start()
+    try:
+        handle.event_send(topic + ".tick", {"n": 7})
+        handle.reactor_run()
+    finally:
+        w.destroy()
+        handle.event_unsubscribe(topic)
+    assert seen == [None]
+
+
+def test_message_read_in_its_callback_takes_no_reference(handle, monkeypatch):
+    """A callback's message is C's for the call: a callback that only reads
+    it costs no reference taken and given back."""
+    counts = _RefCounter(monkeypatch)
+    got = []
+    _deliver_event(handle, lambda msg: got.append((msg.topic, msg.payload, msg.closed)), counts)
+    collect()
+    assert got == [(got[0][0], {"n": 7}, False)] and got[0][0].endswith(".tick")
+    assert counts.taken == [] and counts.given == []
+
+
+def test_message_kept_after_its_callback_takes_its_reference(handle, monkeypatch):
+    counts = _RefCounter(monkeypatch)
+    kept = []
+    _deliver_event(handle, kept.append, counts)
+    msg = kept.pop()
+    assert len(counts.taken) == 1 and counts.given == []
+    assert not msg.closed and msg.payload == {"n": 7}  # still readable: its own reference
+    del msg
+    collect()
+    assert counts.given == counts.taken
+
+
+def test_message_pointer_handed_out_takes_its_reference(handle, monkeypatch):
+    """msg.handle and msg.cptr may be given to another wrapper (which then
+    shares the reference it finds owned): the message takes its own first."""
+    counts = _RefCounter(monkeypatch)
+    other = []
+
+    def share(msg):
+        wrapper = Message()
+        wrapper.handle = msg.handle  # shared with msg, which owns one now
+        other.append(wrapper)
+        assert msg.cptr is msg.handle
+
+    _deliver_event(handle, share, counts)
+    assert other[0].payload == {"n": 7}
+    assert len(counts.taken) == 2  # msg's own, and the wrapper's share
+    del other[:]
+    collect()
+    assert sorted(counts.given) == sorted(counts.taken)
+
+
+def test_message_closed_in_its_callback(handle, monkeypatch):
+    counts = _RefCounter(monkeypatch)
+    closed = []
+
+    def close(msg):
+        msg.close()
+        closed.append(msg)  # kept, but closed: nothing to take or give back
+        with pytest.raises(ValueError):
+            msg.payload
+
+    _deliver_event(handle, close, counts)
+    assert closed[0].closed
+    collect()
+    assert counts.taken == [] and counts.given == []
+
+
+def test_message_of_a_failed_callback_is_kept_with_the_exception(handle, monkeypatch):
+    counts = _RefCounter(monkeypatch)
+
+    def fail(msg):
+        raise RuntimeError("callback failed")
+
+    with pytest.raises(RuntimeError) as info:
+        _deliver_event(handle, fail, counts)
+    assert len(counts.taken) == 1
+    del info
+    collect()
+    assert counts.given == counts.taken

@@ -165,7 +165,7 @@ def text(value: "Any", name: str, allow_none: bool = False) -> "Optional[bytes]"
         return None
     else:
         raise TypeError("{} must be str or bytes, not {}".format(name, _tname(value)))
-    if b"\0" in data:
+    if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         raise ValueError("{} must not contain a NUL character".format(name))
     return data
 

@@ -58,7 +58,7 @@ def id_parse(jobid_str: Any) -> int:
     else:
         raise TypeError(
             "jobid_str must be str or bytes, not {}".format(type(jobid_str).__name__))
-    if b"\0" in raw:
+    if 0 in raw:  # an int: b"\0" would cost a TypeError raised and cleared in C
         raise OSError(errno.EINVAL, "job ID text contains a NUL character")
     out = c_uint64()
     try:
