@@ -11,28 +11,28 @@ Run coroutines with :func:`run` (or a loop from :func:`new_event_loop`, or
 
     aio.run(main())
 
-Why this design.  An asyncio loop spends its idle time in one place: its
-selector's ``select(timeout)``.  :class:`EventLoop` is asyncio's own
+Why this design. An asyncio loop spends its idle time in one place: its
+selector's ``select(timeout)``. :class:`EventLoop` is asyncio's own
 ``SelectorEventLoop`` with a selector whose wait *is* a run of a Flux
 reactor (``flux_reactor_run(r, 0)``, stopped as soon as asyncio has
 something to do): asyncio's file descriptors are Flux fd watchers and its
 timeout a Flux timer watcher, as gbulb and qasync host asyncio on GLib and
-Qt.  Handles bound to the loop
-(:func:`attach` makes the loop's reactor theirs, ``flux_set_reactor``) have
-all their watchers in that same reactor, so libev itself decides how long
-asyncio may sleep: not at all while an idle watcher or a then() callback
-is pending, until the earliest Flux timer (``then(cb, timeout=)`` included)
-or asyncio timer, or until any fd of either is ready.  Whatever works under
-``reactor_run()`` -- continuations of composites of any depth, C-armed
-timeouts, prepare/check/idle watchers, futures fulfilled from plain asyncio
-code, message watchers, events, streams -- works the same here, with no
-polling and no guess at how many internal steps flux-core takes: the
-reactor runs until one of asyncio's fds is ready, its timeout passes, or a
-Flux callback hands asyncio work (a settled future's callbacks, a timer, a
-stop: the loop's ``call_soon``, ``call_at`` and ``stop`` end the run), and
-it never blocks while it has work.  The other way round (watching ``flux_pollfd()`` from
-someone else's loop, as this module did before) must infer from outside
-when the reactor ran dry, and timers C arms by itself stay invisible.
+Qt. Handles bound to the loop (:func:`attach` makes the loop's reactor
+theirs, ``flux_set_reactor``) have all their watchers in that same reactor,
+so libev itself decides how long asyncio may sleep: not at all while an
+idle watcher or a then() callback is pending, until the earliest Flux timer
+(``then(cb, timeout=)`` included) or asyncio timer, or until any fd of
+either is ready. Whatever works under ``reactor_run()`` -- continuations of
+composites of any depth, C-armed timeouts, prepare/check/idle watchers,
+futures fulfilled from plain asyncio code, message watchers, events,
+streams -- works the same here, with no polling and no guess at how many
+internal steps flux-core takes: the reactor runs until one of asyncio's fds
+is ready, its timeout passes, or a Flux callback hands asyncio work (a
+settled future's callbacks, a timer, a stop: the loop's ``call_soon``,
+``call_at`` and ``stop`` end the run), and it never blocks while it has
+work. The other way round (watching ``flux_pollfd()`` from someone else's
+loop, as this module did before) must infer from outside when the reactor
+ran dry, and timers C arms by itself stay invisible.
 
 A loop of another class (uvloop, Jupyter's kernel loop) can't host the
 reactor, so :func:`attach` and :func:`wrap` refuse it with a
@@ -57,12 +57,11 @@ many RPCs is one run); a burst of responses that each give asyncio work
 (``asyncio.gather`` of wrapped RPCs) is handled in one turn (up to
 ``BURST`` more iterations while they complete awaiters and more are
 outstanding -- any number of iterations is correct, this only trades
-latency); an RPC's
-loop is found by its handle, not by asyncio's running-loop lookup; C calls
-each response back into one Python frame, which settles the awaiter, and
-``EventLoop.call_soon`` skips asyncio's two helper frames.  What remains
-per gathered RPC is mostly asyncio's own (a Future, gather's bookkeeping, a
-Handle per done callback).
+latency); an RPC's loop is found by its handle, not by asyncio's running-
+loop lookup; C calls each response back into one Python frame, which
+settles the awaiter, and ``EventLoop.call_soon`` skips asyncio's two helper
+frames. What remains per gathered RPC is mostly asyncio's own (a Future,
+gather's bookkeeping, a Handle per done callback).
 
 Limits, stated: a Flux callback that itself runs the loop's reactor
 (``h.reactor_run()`` inside a Flux callback, while the loop waits) has that
