@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from flux_ctypes.lib import idset_t, lib, take_string
+from flux_ctypes.util import listed
 
 __all__ = [
     "IDset",
@@ -113,7 +114,7 @@ def _check_id(value: Any, what: str) -> int:
 
 def _runs_of(ids: Iterable, what: str) -> List[Run]:  # type: ignore[type-arg]
     """Runs of an iterable of ids (any order, repeats allowed)."""
-    checked = sorted({_check_id(value, what) for value in ids})
+    checked = sorted({_check_id(value, what) for value in listed(ids, what)})
     runs = []  # type: List[Run]
     for number in checked:
         if runs and runs[-1][1] + 1 == number:

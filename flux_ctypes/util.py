@@ -173,3 +173,14 @@ def encode_text(value: "Any", what: str = "argument") -> bytes:
     if 0 in data:  # an int: b"\0" would cost a TypeError raised and cleared in C
         raise ValueError("{} must not contain a NUL character".format(what))
     return data
+
+
+def listed(value: "Any", what: str) -> "List[Any]":
+    """``list(value)`` for an iterable argument (keys, attrs...), refusing a
+    ctypes pointer: indexing one never ends (there is no length), so listing
+    it reads memory until the process dies."""
+    import ctypes  # loaded already: the library is
+
+    if isinstance(value, ctypes._Pointer):
+        raise TypeError("{} must be an iterable of values, not a ctypes pointer".format(what))
+    return list(value)

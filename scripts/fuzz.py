@@ -389,8 +389,11 @@ def run(batches, calls, timeout, seed, uri, python, group="core"):
                "--group", group]
         # glibc fills freed memory with garbage: a use after free shows
         env = dict(os.environ, MALLOC_PERTURB_="165")
+        # errors="replace": the child's log repeats fuzzed text, which may
+        # not be UTF-8 (a surrogate-escaped byte), and must not kill this
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                universal_newlines=True, start_new_session=True, env=env)
+                                universal_newlines=True, errors="replace",
+                                start_new_session=True, env=env)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -1,13 +1,18 @@
 """flux_ctypes.job.kvslookup: a job's jobspec and R from job-info."""
 
+import ctypes
+
 import pytest
 
 from helpers import unique
 from flux_ctypes.job import (
     JobKVSLookup,
+    JobList,
     JobspecV1,
     job_info_lookup,
     job_kvs_lookup,
+    job_list,
+    job_list_id,
     submit,
     wait,
 )
@@ -47,3 +52,17 @@ def test_ids_given_as_one_text_are_refused(handle):
     for ids in ("ƒ2", b"y" * 70000, bytearray(b"1")):
         with pytest.raises(TypeError, match="ids must be an iterable of job IDs"):
             JobKVSLookup(handle, ids)
+
+
+@pytest.mark.parametrize("call", [
+    lambda h, p: job_info_lookup(h, 1, keys=p),
+    lambda h, p: job_list(h, attrs=p),
+    lambda h, p: job_list_id(h, 1, attrs=p),
+    lambda h, p: JobList(h, attrs=p),
+])
+def test_a_ctypes_pointer_is_no_list_of_names(handle, call):
+    """Listing a ctypes pointer never ends (it has no length): as keys or
+    attrs it once read memory until the process died (the fuzz found it)."""
+    pointer = ctypes.pointer(ctypes.c_int(1))
+    with pytest.raises(TypeError, match="ctypes pointer"):
+        call(handle, pointer)

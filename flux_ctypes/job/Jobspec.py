@@ -347,7 +347,9 @@ def validate_jobspec(jobspec: Any, require_version: Optional[int] = None) -> Tup
     try:
         data = json.loads(_jobspec_text(jobspec))
     except ValueError as exc:
-        raise ValueError("jobspec is not valid JSON: {}".format(exc)) from None
+        # %, not str.format(): PyPy's json puts malformed text in the message
+        # for a lone surrogate, which PyPy's format() fails on (SystemError)
+        raise ValueError("jobspec is not valid JSON: %s" % (exc,)) from None
     if not isinstance(data, dict):
         raise ValueError("jobspec must be a JSON object")
     _check_keys(sorted(Jobspec.top_level_keys), data)

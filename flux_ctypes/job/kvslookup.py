@@ -12,6 +12,7 @@ from flux_ctypes.future import WaitAllFuture
 from flux_ctypes.lib import flux_error_t, lib
 from flux_ctypes.job._args import JobRPC
 from flux_ctypes.job.JobID import JobID
+from flux_ctypes.util import listed
 
 __all__ = [
     "JobInfoLookupRPC",
@@ -65,7 +66,7 @@ def job_info_lookup(flux_handle: Any, jobid: Any, keys: Iterable[str] = ("jobspe
     made by eventlog events."""
     number = JobID(jobid)
     rpc = JobInfoLookupRPC(flux_handle, "job-info.lookup",
-                           {"id": int(number), "keys": list(keys), "flags": int(flags)})
+                           {"id": int(number), "keys": listed(keys, "keys"), "flags": int(flags)})
     rpc.jobid = number
     return rpc
 
@@ -86,7 +87,7 @@ def _original_jobspec(signed: str) -> str:
 
 def _lookup_keys(keys: Iterable[str], original: bool) -> List[str]:
     # the original jobspec is read from the signed J
-    wanted = list(keys)
+    wanted = listed(keys, "keys")
     if original and "jobspec" in wanted:
         wanted.remove("jobspec")
         if "J" not in wanted:
@@ -110,7 +111,7 @@ def job_kvs_lookup(
     """``keys`` of job ``jobid`` (None if there is no such job): jobspec and
     R as current (updates applied) unless ``base``, decoded into objects
     unless ``decode`` is False; ``original`` gives the jobspec as submitted."""
-    keys = list(keys)
+    keys = listed(keys, "keys")
     flags = 0 if base else FLUX_JOB_LOOKUP_CURRENT
     rpc = job_info_lookup(flux_handle, jobid, _lookup_keys(keys, original), flags)
     try:
@@ -157,14 +158,14 @@ class JobKVSLookup:
                  keys: Iterable[str] = ("jobspec",), decode: bool = True,
                  original: bool = False, base: bool = False) -> None:
         self.handle = flux_handle
-        self.keys = list(keys)
+        self.keys = listed(keys, "keys")
         self.keyslookup = _lookup_keys(self.keys, original)
         if isinstance(ids, (str, bytes, bytearray)):
             # iterated, text is characters and bytes small ints: each a
             # lookup of a job that is not the one meant
             raise TypeError("ids must be an iterable of job IDs, not {} (for one job: "
                             "[jobid])".format(type(ids).__name__))
-        self.ids = [JobID(jobid) for jobid in ids]
+        self.ids = [JobID(jobid) for jobid in listed(ids, "ids")]
         self.decode = decode
         self.original = original
         self.base = base

@@ -27,6 +27,7 @@ from flux_ctypes.job.info import JobInfo
 from flux_ctypes.job._args import JobRPC
 from flux_ctypes.job.JobID import JobID
 from flux_ctypes.rpc import RPC
+from flux_ctypes.util import listed
 
 __all__ = [
     "JobListRPC",
@@ -100,7 +101,7 @@ def job_list(
         if isinstance(queue, str):
             queue = [queue]
         try:
-            terms.append({"queue": list(queue)})
+            terms.append({"queue": listed(queue, "queue")})
         except TypeError:
             raise ValueError("queue parameter must be a string or iterable") from None
     if states and results:
@@ -111,10 +112,14 @@ def job_list(
         terms.append({"results": [results]})
     if isinstance(attrs, str):
         attrs = [attrs]
+    try:
+        since = float(since)
+    except UnicodeError:  # PyPy's float() of a lone surrogate (and unprintable)
+        raise ValueError("since must be a number, not {!r}".format(since)) from None
     payload = {
         "max_entries": int(max_entries),
-        "attrs": list(attrs),
-        "since": float(since),
+        "attrs": listed(attrs, "attrs"),
+        "since": since,
         "constraint": {"and": terms},
     }
     return JobListRPC(flux_handle, "job-list.list", payload)
@@ -154,7 +159,7 @@ def job_list_id(flux_handle: Any, jobid: Any, attrs: Any = ("all",)) -> JobListI
         attrs = [attrs]
     number = JobID(jobid)
     rpc = JobListIdRPC(flux_handle, "job-list.list-id",
-                       {"id": int(number), "attrs": list(attrs)})
+                       {"id": int(number), "attrs": listed(attrs, "attrs")})
     rpc.jobid = number
     return rpc
 
@@ -233,14 +238,14 @@ class JobList:
         constraint: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.handle = flux_handle
-        self.attrs = list(attrs)
+        self.attrs = listed(attrs, "attrs")
         self.states = 0
         self.results = 0
         self.max_entries = max_entries
         self.since = since
         self.name = name
         self.queue = queue
-        self.ids = [JobID(jobid) for jobid in ids] if ids else None
+        self.ids = [JobID(jobid) for jobid in listed(ids, "ids")] if ids else None
         self.errors = []  # type: List[str]
         self.userid = os.getuid()
         for spec in filters:

@@ -4,6 +4,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from flux_ctypes.job._args import flux_handle_arg
 from flux_ctypes.rpc import RPC
+from flux_ctypes.util import listed
 
 __all__ = ["JobStats"]
 
@@ -27,7 +28,7 @@ class JobStats:
         self.handle = handle
         self.queues = []  # type: List[str]
         if queue is not None:
-            self.queues.extend([queue] if isinstance(queue, str) else queue)
+            self.queues.extend([queue] if isinstance(queue, str) else listed(queue, "queue"))
         self.callback = None  # type: Optional[Callable[..., Any]]
         self.cb_kwargs = {}  # type: Dict[str, Any]
         for attr in _STATES + _STATS + _DERIVED:
