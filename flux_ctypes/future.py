@@ -527,6 +527,10 @@ class Future(CObject):
 class WaitAllFuture(Future):
     """A future fulfilled when every pushed child future is."""
 
+    # its result is not a response message: the raw layer refuses it to
+    # functions that read one (flux_rpc_get()...)
+    fulfilled_by_message = False
+
     def __init__(self, children: "Optional[List[Future]]" = None) -> None:
         super().__init__(lib.flux_future_wait_all_create(), fresh=True)
         self.children: List[Future] = []
@@ -606,6 +610,10 @@ class FutureExt(Future):
     blocking ``get()`` needs the value; it starts whatever will eventually
     call :meth:`fulfill`.
     """
+
+    # its result is not a response message: the raw layer refuses it to
+    # functions that read one (flux_rpc_get()...)
+    fulfilled_by_message = False
 
     def __init__(
         self, init_cb: "Callable[..., Any]", *args: "Any",

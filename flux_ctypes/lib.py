@@ -961,6 +961,17 @@ def raw_call(fn: "Fn", *args: "Any") -> "Any":
     if len(args) != len(fn.argtypes):
         raise WrongNumArguments("{}() takes {} arguments, {} given".format(
             name, len(fn.argtypes), len(args)))
+    if fn.argtypes and fn.argtypes[0] is flux_future_t and not name.startswith("flux_future_"):
+        # flux_rpc_get(), flux_job_*_get()...: C reads the future's result
+        # as a response message; a composite's or a FutureExt's is none
+        # (it would read whatever the result points to, and crash)
+        target = args[0]
+        owner = target if isinstance(target, CObject) else (
+            _owner_of(target) if isinstance(target, flux_future_t) and target else None)
+        if owner is not None and not getattr(owner, "fulfilled_by_message", True):
+            raise InvalidArguments(
+                "{}() argument 1 must be a future a response fulfils (an RPC's), "
+                "not a {}".format(name, type(owner).__name__))
     if name not in _args.REFUSED and _args.is_destructor(fn):
         # a wrapper (or the pointer a wrapper owns) is closed by its wrapper,
         # so it is never freed twice; a pointer no wrapper owns is the

@@ -243,3 +243,37 @@ def test_aux_set_through_the_raw_layer(handle):
              None, None)
     assert handle.aux_set("flux_ctypes.test", b"v", None) == 0
     assert handle.get_reactor() is not None
+
+
+@pytest.mark.parametrize("name", ["rpc_get", "job_event_watch_get"])
+@pytest.mark.parametrize("kind", ["FutureExt", "WaitAllFuture"])
+def test_raw_message_readers_refuse_futures_no_response_fulfils(handle, name, kind):
+    """Through the raw layer, a function that reads a future's result as a
+    response message is refused a future whose result is none (the fuzz
+    found flux_job_event_watch_get(FutureExt) reading it, and crashing)."""
+    from flux_ctypes import WaitAllFuture
+
+    if kind == "FutureExt":
+        future = FutureExt(lambda f, arg: None, flux_handle=handle)
+    else:
+        future = WaitAllFuture([handle.rpc("broker.ping", {})])
+    with pytest.raises(InvalidArguments, match="a future a response fulfils"):
+        getattr(handle, name)(future, None)
+    with pytest.raises(InvalidArguments, match="a future a response fulfils"):
+        getattr(handle, name)(future.handle, None)
+    # an RPC's future is still taken
+    rpc = handle.rpc("broker.ping", {})
+    rpc.wait_for(10)
+    assert handle.rpc_get(rpc, None) == 0
+    del future, rpc  # (their waits' epoll sets go with them)
+    gc.collect()
+
+
+def test_raw_free_is_refused():
+    """libc's free() is in the table for the wrappers' own use; through the
+    raw layer it would free anything (a bytes object's buffer: the fuzz
+    found it)."""
+    from flux_ctypes.lib import raw_call, table
+
+    with pytest.raises(InvalidArguments, match="not callable through the raw layer"):
+        raw_call(table()["free"], b"\xff\xfe")

@@ -256,6 +256,8 @@ REFUSED = {
     "flux_reactor_destroy": "the reactor belongs to its handle",
     "flux_reactor_decref": "the reactor belongs to its handle",
     "flux_matchtag_free": "matchtags belong to the RPCs that allocated them",
+    # any pointer at all (a bytes object's buffer...) would be freed
+    "free": "the wrappers free what libflux-core gives them to free",
 }
 
 _SIZES = (c_size_t, c_ssize_t)
