@@ -179,12 +179,11 @@ def wait_until_blocked(proc, limit=30.0):
     pytest.fail("the child never blocked in {} s".format(limit))
 
 
-def interrupt_child(setup, blocking, ready_line):
-    """Run ``setup`` then the blocking statement in a child process, send
-    it SIGINT once it printed ``ready_line`` and then blocked waiting, and
-    check that the blocking call raised KeyboardInterrupt and that
-    ``finally`` blocks ran.  The child is killed if it hangs."""
-    code = CTRL_C_TEMPLATE.format(root=ROOT, setup=setup, blocking=blocking)
+def _interrupt_once(code, ready_line, before_signal, wait):
+    """Run ``code`` in a child, call ``before_signal(proc)`` once it printed
+    ``ready_line``, send it SIGINT and give it ``wait`` seconds to end:
+    (stdout, stderr), or a test failure saying it kept running.  The child
+    is never left behind."""
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
@@ -193,16 +192,31 @@ def interrupt_child(setup, blocking, ready_line):
         ready, _, _ = select.select([proc.stdout], [], [], 60)
         assert ready, "the child printed nothing in 60 s"
         assert proc.stdout.readline().strip() == ready_line
-        wait_until_blocked(proc)
+        before_signal(proc)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail("SIGINT lost, the child kept running: {}".format(err[-2000:]))
     finally:
         if proc.poll() is None:  # hung: never leave it behind
             proc.kill()
             proc.communicate()
-    assert "KeyboardInterrupt" in out, err
+    assert "KeyboardInterrupt" in out, err[-2000:]
     assert "finally ran" in out
     assert proc.returncode == 0
+    return out, err
+
+
+def interrupt_child(setup, blocking, ready_line):
+    """Run ``setup`` then the blocking statement in a child process, send
+    it SIGINT once it printed ``ready_line`` and then blocked waiting, and
+    check that the blocking call raised KeyboardInterrupt and that
+    ``finally`` blocks ran.  The child is killed if it hangs."""
+    code = CTRL_C_TEMPLATE.format(root=ROOT, setup=setup, blocking=blocking)
+    _interrupt_once(code, ready_line, wait_until_blocked, 30)
 
 
 def interrupt_busy_child(setup, busy, ready_line, tries):
@@ -213,30 +227,8 @@ def interrupt_busy_child(setup, busy, ready_line, tries):
     failed how)."""
     code = CTRL_C_TEMPLATE.format(root=ROOT, setup=setup, blocking=busy)
     rng = random.Random(tries)
-    for attempt in range(tries):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-        )
-        try:
-            ready, _, _ = select.select([proc.stdout], [], [], 60)
-            assert ready, "the child printed nothing in 60 s"
-            assert proc.stdout.readline().strip() == ready_line
-            time.sleep(rng.uniform(0.01, 0.2))
-            proc.send_signal(signal.SIGINT)
-            try:
-                out, err = proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate()
-                pytest.fail("attempt {}: SIGINT lost, the child kept running: {}".format(
-                    attempt, err[-2000:]))
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        assert "KeyboardInterrupt" in out, (attempt, err[-2000:])
-        assert "finally ran" in out
+    for _ in range(tries):
+        _interrupt_once(code, ready_line, lambda proc: time.sleep(rng.uniform(0.01, 0.2)), 10)
     return tries
 
 
