@@ -271,25 +271,8 @@ class Message(CObject):
         "The payload as text, or None when the message has none."))
 
     def _get_payload(self) -> "Any":
-        # _get_payload_str()'s body, inline: read once per message received
-        ptr = self._as_parameter_
-        if ptr is DEAD:
-            raise closed_error(self)
-        # (a c_char_p * 1 array would save CPython ~60 ns, and cost PyPy
-        # 3 us: its argtypes conversion of an array takes a slow path)
-        out = c_char_p()
-        rc = unchecked.flux_msg_get_string(ptr, byref(out))
-        err = set_errno(0)
-        if rc < 0:
-            raise failed("flux_msg_get_string", err)
-        raw = out.value
-        if raw is None:
-            return None
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", "surrogateescape")
-        return decode_json(text)
+        text = self._get_payload_str()  # a method call, not a second property
+        return None if text is None else decode_json(text)
 
     # Both setters are one function: str and bytes are stored as they are,
     # anything else as JSON.
