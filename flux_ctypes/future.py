@@ -40,7 +40,7 @@ from flux_ctypes.util import decode_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Awaitable, Callable, Generator, List, Mapping, Optional, Tuple
+    from typing import Any, Awaitable, Callable, Dict, Generator, List, Mapping, Optional, Tuple
 
     from flux_ctypes.handle import Flux
 
@@ -122,7 +122,35 @@ def count_wait(fptr: "Any") -> None:
 # while alive; past WAITED_LIMIT the wait is refused with a clear OSError
 # instead, after one collection in case some were only unreachable.
 WAITED_LIMIT = 480
-_WAITED: "weakref.WeakKeyDictionary[Any, weakref.WeakSet[Future]]" = weakref.WeakKeyDictionary()
+
+
+class _WaitedOn:
+    """The futures still alive that waited on one handle.  Not a WeakSet:
+    PyPy's counts its members by iterating its set, and the collector's
+    callbacks, run during that loop, change the set (RuntimeError in a
+    synchronous RPC).  A dict of weak references is counted by len(),
+    which may include some dead ones whose callbacks are late: only near
+    the limit are they counted one by one."""
+
+    __slots__ = ("refs", "drop", "__weakref__")
+
+    def __init__(self) -> None:
+        refs = self.refs = {}  # type: Dict[weakref.ref[Future], None]
+        pop = refs.pop
+
+        def drop(ref: "weakref.ref[Future]") -> None:
+            pop(ref, None)
+
+        self.drop = drop
+
+    def add(self, future: "Future") -> None:
+        self.refs[weakref.ref(future, self.drop)] = None
+
+    def alive(self) -> int:
+        return sum(1 for ref in list(self.refs) if ref() is not None)
+
+
+_WAITED: "weakref.WeakKeyDictionary[Any, _WaitedOn]" = weakref.WeakKeyDictionary()
 
 
 def note_wait(future: "Future") -> None:
@@ -136,18 +164,19 @@ def note_wait(future: "Future") -> None:
     try:
         waited = _WAITED[owner]
     except KeyError:
-        waited = _WAITED[owner] = weakref.WeakSet()
+        waited = _WAITED[owner] = _WaitedOn()
     except TypeError:  # not weak-referenceable: nothing to count by
         return
-    if len(waited) >= WAITED_LIMIT:
+    if len(waited.refs) >= WAITED_LIMIT:
         gc.collect()
-        if len(waited) >= WAITED_LIMIT:
+        alive = waited.alive()
+        if alive >= WAITED_LIMIT:
             future._waited = False
             raise OSError(errno.EMFILE, (
                 "{} futures waited on are still alive on this handle: libflux-core "
                 "gives each its own epoll set, and the kernel lets at most 500 "
                 "watch one handle's (libev would abort). Drop futures once done, or "
-                "wait with then() and reactor_run()").format(len(waited)))
+                "wait with then() and reactor_run()").format(alive))
     waited.add(future)
 
 
