@@ -104,7 +104,7 @@ import weakref
 from ctypes import c_double, c_int, c_void_p
 from typing import (
     TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, Deque, Dict, List, Mapping,
-    Optional, Set, Tuple, TypeVar, Union,
+    Optional, Set, Tuple, TypeVar, Union, cast,
 )
 
 from flux_ctypes.callbacks import Registry, fail, new_key, state
@@ -478,8 +478,9 @@ class FluxSelector(selectors.BaseSelector):
         st.reactor_depth += 1
         run = _reactor_run()
         hook = None
-        if flags == 0 and self.main_thread:
-            # (3.8+ where flags is 0 in the main thread)
+        if _UNRAISABLE_CALLBACKS and self.main_thread:
+            # every run, NOWAIT ones too: they call back into Python as
+            # well (a busy loop's select(0) runs asyncio's ready fds)
             hook = self._hook_saved = getattr(sys, "unraisablehook")
             setattr(sys, "unraisablehook", self._interrupted)
         try:
@@ -729,22 +730,55 @@ def _all_tasks(loop: asyncio.AbstractEventLoop) -> "Set[asyncio.Task[Any]]":
 
 def run(main: "Coroutine[Any, Any, T]", debug: Optional[bool] = None) -> T:
     """``asyncio.run(main)`` on a new :class:`EventLoop` (on Python 3.6 too):
-    run the coroutine, cancel what it left running, close the loop."""
+    run the coroutine, cancel what it left running, close the loop.
+
+    Ctrl-C in the main thread cancels the coroutine and then raises
+    KeyboardInterrupt, as asyncio.run() does since 3.11 (a second Ctrl-C
+    raises at once).  Raising it wherever the signal lands could leave a
+    task that had been woken never to run again, and the clean-up that
+    cancels tasks would then wait for it forever."""
     if _running_loop() is not None:
         raise RuntimeError("aio.run() cannot be called from a running event loop")
     if not asyncio.iscoroutine(main):
         raise ValueError("a coroutine was expected, got {!r}".format(main))
+    runner_class = getattr(asyncio, "Runner", None)
+    if runner_class is not None:  # Python 3.11+: asyncio's own, on our loop
+        with runner_class(debug=debug, loop_factory=EventLoop) as runner:
+            return cast(T, runner.run(main))
     loop = EventLoop()
+    interrupts = [0]
+    task: "Optional[asyncio.Future[T]]" = None
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupts[0] += 1
+        if interrupts[0] == 1 and task is not None and not task.done():
+            task.cancel()
+            loop.call_soon_threadsafe(_no_loop)
+            return
+        raise KeyboardInterrupt()
+
+    previous = None
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         asyncio.set_event_loop(loop)
         if debug is not None:
             loop.set_debug(debug)
-        return loop.run_until_complete(main)
+        task = loop.create_task(main)
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if interrupts[0]:
+                raise KeyboardInterrupt() from None
+            raise
     finally:
+        if previous is not None and signal.getsignal(signal.SIGINT) is on_sigint:
+            signal.signal(signal.SIGINT, previous)
         try:
             tasks = _all_tasks(loop)
-            for task in tasks:
-                task.cancel()
+            for pending in tasks:
+                pending.cancel()
             if tasks:
                 loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())

@@ -123,7 +123,8 @@ class Instance:
 
 # -- Ctrl-C in a child process ---------------------------------------------------
 CTRL_C_TEMPLATE = r"""
-import sys
+import faulthandler, signal, sys
+faulthandler.register(signal.SIGUSR1)  # where it is, should SIGINT be lost
 sys.path.insert(0, {root!r})
 from flux_ctypes import Flux
 h = Flux()
@@ -197,9 +198,11 @@ def _interrupt_once(code, ready_line, before_signal, wait):
         try:
             out, err = proc.communicate(timeout=wait)
         except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # its Python stack, on stderr
+            time.sleep(1.0)
             proc.kill()
             out, err = proc.communicate()
-            pytest.fail("SIGINT lost, the child kept running: {}".format(err[-2000:]))
+            pytest.fail("SIGINT lost, the child kept running: {}".format(err[-3000:]))
     finally:
         if proc.poll() is None:  # hung: never leave it behind
             proc.kill()
