@@ -143,14 +143,31 @@ class _WaitedOn:
 
         self.drop = drop
 
-    def add(self, future: "Future") -> None:
-        self.refs[weakref.ref(future, self.drop)] = None
-
     def alive(self) -> int:
         return sum(1 for ref in list(self.refs) if ref() is not None)
 
 
+# Each handle's _WaitedOn is an attribute of the handle object (a lookup in a
+# WeakKeyDictionary makes a weak reference per wait: 2k instructions, a
+# fortieth of a synchronous RPC); owners that take no attributes are
+# looked up here instead.
+_WAITED_ATTR = "_flux_ctypes_waited_on"
 _WAITED: "weakref.WeakKeyDictionary[Any, _WaitedOn]" = weakref.WeakKeyDictionary()
+_weak_ref = weakref.ref
+
+
+def _waited_on(owner: "Any") -> "Optional[_WaitedOn]":
+    """The futures counted for ``owner``, made at its first wait; None for
+    an owner that neither takes attributes nor weak references."""
+    waited = _WaitedOn()
+    try:
+        setattr(owner, _WAITED_ATTR, waited)
+    except (AttributeError, TypeError):
+        try:
+            waited = _WAITED.setdefault(owner, waited)
+        except TypeError:
+            return None
+    return waited
 
 
 def note_wait(future: "Future") -> None:
@@ -161,12 +178,11 @@ def note_wait(future: "Future") -> None:
     if owner is None or unchecked.flux_future_is_ready(future._as_parameter_):
         return
     future._waited = True
-    try:
-        waited = _WAITED[owner]
-    except KeyError:
-        waited = _WAITED[owner] = _WaitedOn()
-    except TypeError:  # not weak-referenceable: nothing to count by
-        return
+    waited = getattr(owner, _WAITED_ATTR, None)
+    if waited is None:
+        waited = _waited_on(owner)
+        if waited is None:  # nothing to count by
+            return
     if len(waited.refs) >= WAITED_LIMIT:
         gc.collect()
         alive = waited.alive()
@@ -177,7 +193,7 @@ def note_wait(future: "Future") -> None:
                 "gives each its own epoll set, and the kernel lets at most 500 "
                 "watch one handle's (libev would abort). Drop futures once done, or "
                 "wait with then() and reactor_run()").format(alive))
-    waited.add(future)
+    waited.refs[_weak_ref(future, waited.drop)] = None
 
 
 def must_slice(sliced: bool) -> bool:
