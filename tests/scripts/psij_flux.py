@@ -31,8 +31,10 @@ long.wait(target_states=[psij.JobState.ACTIVE])
 # native ids are f58 text, list() gives integers: compare as Flux job ids
 import flux.job  # noqa: E402
 # job-list learns of jobs from the job manager's journal, a moment after
-# the eventlog PSI/J watches: a job just started may not be listed yet.
-deadline = time.monotonic() + 10
+# the eventlog PSI/J watches: a job just started may not be listed yet
+# (10 s was once too short, late in a full suite run that had left job-list
+# a backlog).
+deadline = time.monotonic() + 60
 while True:
     report["listed"] = int(flux.job.JobID(long.native_id)) in [int(i) for i in ex.list()]
     if report["listed"] or time.monotonic() > deadline:
