@@ -16,6 +16,7 @@ Markers (registered in pyproject.toml):
 import gc
 import os
 import sys
+import threading
 import time
 
 import pytest
@@ -80,4 +81,29 @@ def no_leaks(request):
         if not leftover and open_fds() <= before:
             break
     assert not leftover, "callbacks still registered after the test: {}".format(leftover)
-    assert open_fds() <= before, "file descriptors leaked: {} -> {}".format(before, open_fds())
+    assert open_fds() <= before, "file descriptors leaked: {} -> {}; {}".format(
+        before, open_fds(), leak_report())
+
+
+def leak_report():
+    """What may hold the leaked descriptors: the live handles (and the
+    threads that made them), the releases still queued, the descriptors."""
+    from flux_ctypes import Flux
+
+    handles = [obj for obj in gc.get_objects() if isinstance(obj, Flux)]
+    referrers = {}
+    for h in handles:
+        for ref in gc.get_referrers(h):
+            if ref is not handles:
+                name = type(ref).__name__
+                referrers[name] = referrers.get(name, 0) + 1
+    fds = []
+    for name in sorted(os.listdir("/proc/self/fd")):
+        try:
+            fds.append(os.readlink("/proc/self/fd/" + name))
+        except OSError:
+            pass
+    return "live handles: {} (open: {}; referred to by {}); deferred releases: {}; " \
+        "threads: {}; fds: {}".format(
+            len(handles), sum(1 for h in handles if not h.closed), referrers,
+            flux_lib.deferred_count(), threading.active_count(), fds)
