@@ -42,6 +42,10 @@ def run(coro_fn, *args, errors=None, timeout=60):
     try:
         result = loop.run_until_complete(asyncio.wait_for(coro_fn(*args), timeout))
     finally:
+        # as asyncio.run() does: an async generator left by a break is
+        # closed by a task its finalizer scheduled, which must get to run
+        # (Python 3.13 leaves it pending until here)
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         if not REFCOUNTED:  # let PyPy finalize the RPCs before the leak check
             for _ in range(3):
