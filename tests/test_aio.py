@@ -1273,6 +1273,11 @@ def test_ctrl_c_stops_a_busy_loop(flux_uri, busy, runner):
     (whose entry then raises it) as well as in the wait."""
     if runner == "asyncio.run" and sys.version_info < (3, 7):
         pytest.skip("asyncio.run() is Python 3.7+")
+    if runner == "asyncio.run" and sys.version_info < (3, 11):
+        pytest.skip("asyncio.run() before 3.11 raises KeyboardInterrupt wherever the "
+                    "signal lands: cut short in a task's wake-up, that task never runs "
+                    "again and run()'s clean-up waits for it (2 hangs in 25 runs on 3.10); "
+                    "3.11's asyncio.Runner cancels instead, as aio.run() does everywhere")
     if platform.python_implementation() != "CPython" or sys.version_info < (3, 8):
         pytest.skip("here ctypes prints what a callback raised at its entry instead of "
                     "reporting it to sys.unraisablehook: such a Ctrl-C is lost (aio's "
